@@ -1,0 +1,10 @@
+//! trainwatt: is it worth training here, slowly, or on the GPU server, fast?
+//! Live power, training progress and joules, side by side with a recorded session.
+//!
+//! Data flows one way (see the README's architecture section): sensors, the
+//! trainer and the replay engine only send events; the app folds them into
+//! state; the UI draws state. `model` and `sensors` never import the UI.
+pub mod cli;
+pub mod cmd;
+pub mod model;
+pub mod record;

@@ -1,0 +1,225 @@
+//! The session file format, version 1.
+//!
+//! ```text
+//! {"format":"trainwatt-session","schema":1,"trainwatt":"0.1.0","start_utc":"2026-11-28T04:00:00Z",...,"channels":[...]}
+//! [0.1003,12.481,null,3.2]                                 a sample: t (s since start) then one value per channel
+//! {"ev":"step","t":1.5,"epoch":1,"step":10,"loss":1.25}    a training event
+//! {"ev":"marker","t":2.0,"kind":"sensor_gap","text":"..."} a marker
+//! {"ev":"end","t":60.0,"samples":600,"energy_j":{...}}     the closing line of a clean session
+//! ```
+//! Samples are bare JSON arrays so a 6-hour, 10 Hz session stays compact and
+//! reads fast; everything else is a JSON object tagged by `ev`.
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+use crate::model::event::{Marker, SessionEnd, TrainConfig};
+use crate::model::sample::{Channel, Sample};
+
+pub const FORMAT_NAME: &str = "trainwatt-session";
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The machine a session was recorded on, as far as it could be told.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// e.g. "NVIDIA Jetson Nano Developer Kit", "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Jetson nvpmodel mode, GPU power limit, ... where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<String>,
+}
+
+/// The first line of every session file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always `trainwatt-session`.
+    pub format: String,
+    pub schema: u32,
+    /// The trainwatt version that wrote the file.
+    pub trainwatt: String,
+    /// RFC 3339, UTC.
+    pub start_utc: String,
+    pub host: String,
+    #[serde(default)]
+    pub device: DeviceInfo,
+    pub channels: Vec<Channel>,
+    /// Nominal sampling interval in milliseconds (the measured rate is in the
+    /// closing `end` line, per source).
+    pub interval_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainConfig>,
+    /// A free label ("jetson-nano bs=8", "gpu-server").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Where the data came from when it was not recorded live (importers), and
+    /// anything else a reader should know.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Header {
+    /// A header for a session starting now on this host.
+    pub fn new(channels: Vec<Channel>, interval_ms: f64) -> Self {
+        Header {
+            format: FORMAT_NAME.to_string(),
+            schema: SCHEMA_VERSION,
+            trainwatt: env!("CARGO_PKG_VERSION").to_string(),
+            start_utc: now_utc_rfc3339(),
+            host: hostname(),
+            device: DeviceInfo::default(),
+            channels,
+            interval_ms,
+            train: None,
+            label: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn channel_index(&self, name: &str) -> Option<usize> {
+        self.channels.iter().position(|c| c.name == name)
+    }
+}
+
+/// The current time as RFC 3339 UTC with millisecond precision.
+pub fn now_utc_rfc3339() -> String {
+    format_utc(time::OffsetDateTime::now_utc())
+}
+
+pub fn format_utc(t: time::OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_string())
+}
+
+/// This machine's host name, or "unknown".
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[derive(Serialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub(crate) enum OtherRef<'a> {
+    Marker(&'a Marker),
+    End(&'a SessionEnd),
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub(crate) enum Other {
+    Marker(Marker),
+    End(SessionEnd),
+}
+
+/// Append a sample row as a compact JSON array (no newline). Time is kept to
+/// 0.1 ms and readings to 1 mW / 1 mJ: finer than any sensor here resolves,
+/// and it keeps a 6-hour session small. Non-finite readings become `null`.
+pub fn encode_sample(out: &mut String, s: &Sample) {
+    out.push('[');
+    push_rounded(out, s.t_s, 1e4);
+    for v in &s.values {
+        out.push(',');
+        match v {
+            Some(x) if x.is_finite() => push_rounded(out, *x, 1e3),
+            _ => out.push_str("null"),
+        }
+    }
+    out.push(']');
+}
+
+fn push_rounded(out: &mut String, x: f64, scale: f64) {
+    // Display prints the shortest string that round-trips ("100", "4.2").
+    let r = (x * scale).round() / scale;
+    let _ = write!(out, "{}", if r == 0.0 { 0.0 } else { r });
+}
+
+/// Parse a sample row `[t,v0,v1,...]` (the line without its newline). Returns
+/// `Err` with a short reason when the line is not a well-formed row of
+/// `n_channels` values.
+pub fn decode_sample(line: &[u8], n_channels: usize) -> Result<Sample, String> {
+    let s = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
+    let s = s.trim_end();
+    let inner = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .ok_or_else(|| "a sample row must be a JSON array [t, v0, v1, ...]".to_string())?;
+    let mut parts = inner.split(',');
+    let t_s = parse_number(parts.next().unwrap_or(""))
+        .ok_or_else(|| "the first element (time in seconds) is not a number".to_string())?;
+    let mut values = Vec::with_capacity(n_channels);
+    for p in parts {
+        let p = p.trim();
+        if p == "null" {
+            values.push(None);
+        } else {
+            values.push(Some(
+                parse_number(p).ok_or_else(|| format!("`{p}` is not a number or null"))?,
+            ));
+        }
+    }
+    if values.len() != n_channels {
+        return Err(format!(
+            "the row has {} values but the header declares {} channels",
+            values.len(),
+            n_channels
+        ));
+    }
+    Ok(Sample { t_s, values })
+}
+
+fn parse_number(p: &str) -> Option<f64> {
+    let p = p.trim();
+    // JSON numbers only: reject "inf", "nan" and friends that f64::from_str accepts.
+    let first = *p.as_bytes().first()?;
+    if !(first == b'-' || first.is_ascii_digit())
+        || p.bytes()
+            .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+    {
+        return None;
+    }
+    p.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_round_trips_with_nulls_and_rounding() {
+        let s = Sample {
+            t_s: 12.345_67,
+            values: vec![Some(4.2), None, Some(-0.5), Some(f64::NAN), Some(100.0)],
+        };
+        let mut out = String::new();
+        encode_sample(&mut out, &s);
+        assert_eq!(out, "[12.3457,4.2,null,-0.5,null,100]");
+        let back = decode_sample(out.as_bytes(), 5).unwrap();
+        assert_eq!(back.t_s, 12.3457);
+        assert_eq!(
+            back.values,
+            vec![Some(4.2), None, Some(-0.5), None, Some(100.0)]
+        );
+    }
+
+    #[test]
+    fn decode_rejects_wrong_width_and_garbage() {
+        assert!(decode_sample(b"[1,2,3]", 3)
+            .unwrap_err()
+            .contains("2 values"));
+        assert!(decode_sample(b"[1,abc]", 1).is_err());
+        assert!(decode_sample(b"[1,inf]", 1).is_err());
+        assert!(decode_sample(b"{\"t\":1}", 1).is_err());
+        assert!(decode_sample(b"[1,2", 1).is_err());
+    }
+}
