@@ -319,8 +319,12 @@ fn parse_event(line: &[u8], n_channels: usize) -> Result<Event, String> {
 }
 
 fn parse_header(line: &[u8]) -> Result<Header, String> {
-    let v: serde_json::Value = serde_json::from_slice(trim_ascii(line))
-        .map_err(|e| format!("the first line is not a session header (invalid JSON: {e})"))?;
+    let v: serde_json::Value = serde_json::from_slice(trim_ascii(line)).map_err(|e| {
+        format!(
+            "the first line is not a trainwatt session header (invalid JSON: {e}); \
+                 to turn a tegrastats or nvidia-smi log into a session use `trainwatt import`"
+        )
+    })?;
     if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
         return Err(format!(
             "the first line is not a trainwatt session header (no \"format\":\"{FORMAT_NAME}\"); \

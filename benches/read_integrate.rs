@@ -1,0 +1,97 @@
+//! Reading plus integrating a 6-hour, 10 Hz, 4-channel session (216,000
+//! samples) from a session file: the cost of `inspect`, `summary` and of
+//! seeking in a replay.
+//!
+//!     cargo bench --bench read_integrate
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use trainwatt::model::energy::EnergyLedger;
+use trainwatt::model::event::Event;
+use trainwatt::model::sample::{Channel, Role, Sample, Scope};
+use trainwatt::record::{Header, ReadOptions, SessionReader, SessionWriter};
+
+const SAMPLES: usize = 216_000;
+
+fn write_session(path: &Path) {
+    let channels = vec![
+        Channel::power("POM_5V_IN", Scope::BoardInput, Role::Total, "tegrastats"),
+        Channel::power("POM_5V_GPU", Scope::Rail, Role::Part, "tegrastats"),
+        Channel::power("POM_5V_CPU", Scope::Rail, Role::Part, "tegrastats"),
+        Channel::counter("gpu_energy", Scope::GpuOnly, "bench", "POM_5V_GPU", None),
+    ];
+    let header = Header::new(channels, 100.0);
+    let mut w = SessionWriter::create(path, &header).unwrap();
+    let mut counter = 0.0;
+    for i in 0..SAMPLES {
+        let t = i as f64 * 0.1;
+        let gpu = 1.5 + (i % 37) as f64 * 0.041;
+        let cpu = 0.9 + (i % 11) as f64 * 0.013;
+        counter += gpu * 0.1;
+        w.write_event(&Event::Sample(Sample {
+            t_s: t + (i % 3) as f64 * 0.0007,
+            values: vec![Some(2.1 + gpu + cpu), Some(gpu), Some(cpu), Some(counter)],
+        }))
+        .unwrap();
+    }
+    w.finish(None).unwrap();
+}
+
+fn read_and_integrate(path: &Path) -> f64 {
+    let mut r = SessionReader::open(path, ReadOptions::default()).unwrap();
+    let mut ledger = EnergyLedger::new(&r.header().channels, r.header().interval_ms);
+    while let Some(ev) = r.next_event().unwrap() {
+        ledger.push_event(&ev);
+    }
+    assert_eq!(ledger.samples as usize, SAMPLES);
+    ledger.total_joules()
+}
+
+/// CPU time of this thread (user + system), so the figure holds on a busy machine.
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("six-hours.jsonl");
+    let t0 = Instant::now();
+    write_session(&path);
+    let write_s = t0.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    let mut times = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let c = thread_cpu_s();
+        black_box(read_and_integrate(&path));
+        cpu.push(thread_cpu_s() - c);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    cpu.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "read_integrate: {SAMPLES} samples x 4 channels, {:.1} MB: read+integrate median {:.4} s wall (min {:.4} s), median {:.4} s CPU; write {:.3} s",
+        bytes as f64 / 1e6,
+        times[times.len() / 2],
+        times[0],
+        cpu[cpu.len() / 2],
+        write_s
+    );
+    let zpath = dir.path().join("six-hours.jsonl.zst");
+    write_session(&zpath);
+    let zbytes = std::fs::metadata(&zpath).unwrap().len();
+    let t = Instant::now();
+    black_box(read_and_integrate(&zpath));
+    println!(
+        "read_integrate (zstd): {:.1} MB compressed: read+integrate {:.4} s",
+        zbytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+}
