@@ -107,8 +107,10 @@ fn draw(
         x0 = 0.0;
         x1 = 1.0;
     }
-    let pad = ((x1 - x0) * 0.08).max(0.5);
-    let (x0, x1) = (x0 - pad, x1 + pad);
+    // Whole-number bounds half a step out, so tick labels land on whole
+    // numbers (batch sizes 2^k, epoch counts).
+    let (x0, x1) = (x0.floor() - 0.5, x1.ceil() + 0.5);
+    let x_labels = ((x1 - x0).ceil() as usize + 1).min(12);
     let y1 = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
 
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
@@ -144,6 +146,7 @@ fn draw(
             XAxis::Epochs => "epochs",
         })
         .y_desc(y_desc)
+        .x_labels(x_labels)
         .x_label_formatter(&fmt_x)
         .draw()
         .map_err(|e| plot_err(path, e))?;
@@ -197,7 +200,8 @@ fn series_name(d: &DeviceStudy, m: Metric) -> String {
     }
 }
 
-/// Write every figure into `dir`; returns the files written.
+/// Write every figure into `dir`; returns the files written. A figure with
+/// no completed run on any device is not drawn.
 pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, ExportError> {
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
         path: dir.to_path_buf(),
@@ -243,6 +247,9 @@ pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, 
                     ""
                 }
             );
+            if series.iter().all(|s| s.points.is_empty()) {
+                continue;
+            }
             let path = dir.join(format!("{}_by_batch_ep{ep}.svg", m.name()));
             draw(&path, &title, XAxis::BatchSize, m.axis(), &series)?;
             written.push(path);
@@ -273,6 +280,11 @@ pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, 
                         ""
                     }
                 );
+                if series.iter().all(|s| s.points.is_empty()) {
+                    // Nothing completed at this batch size (all OOM): the
+                    // report's tables say so; an empty figure would not.
+                    continue;
+                }
                 let path = dir.join(format!("{}_by_epochs_bs{bs}.svg", m.name()));
                 draw(&path, &title, XAxis::Epochs, m.axis(), &series)?;
                 written.push(path);
