@@ -366,8 +366,8 @@ fn report_tables_ci_oom_and_ratios() {
     assert!(oom.time_s.is_none());
 
     let md = export::report::to_markdown(&devices);
-    assert!(md.contains("### By batch size, 1 epochs"), "{md}");
-    assert!(md.contains("### By epochs, batch size 16"), "{md}");
+    assert!(md.contains("### By batch size (epochs = 1)"), "{md}");
+    assert!(md.contains("### By epochs (batch size = 16)"), "{md}");
     assert!(md.contains("| 32 | 0 (2 OOM) | OOM | OOM | OOM |"), "{md}");
     assert!(
         md.contains("| 8 | 2 (1 incomplete) | 11.00 ± 12.71 |"),

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::export::{self, Format};
-use crate::model::summary::{SessionSummary, SummaryFold};
-use crate::record::{ReadOptions, RecordError, SessionReader};
+use crate::model::summary::{SessionMeta, SessionSummary, SummaryFold};
+use crate::record::{Header, ReadOptions, RecordError, SessionReader};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -30,6 +30,20 @@ pub struct SummaryArgs {
     pub lenient: bool,
 }
 
+/// The header fields a summary needs.
+pub fn session_meta(h: &Header) -> SessionMeta {
+    SessionMeta {
+        label: h.label.clone(),
+        host: h.host.clone(),
+        device_model: h.device.model.clone(),
+        power_mode: h.device.power_mode.clone(),
+        start_utc: h.start_utc.clone(),
+        channels: h.channels.clone(),
+        interval_ms: h.interval_ms,
+        train: h.train.clone(),
+    }
+}
+
 /// Stream one session file into its summary (never loads the file whole).
 pub fn summarize_file(
     path: &Path,
@@ -43,7 +57,7 @@ pub fn summarize_file(
             ..Default::default()
         },
     )?;
-    let mut fold = SummaryFold::new(r.header(), target_acc);
+    let mut fold = SummaryFold::new(&session_meta(r.header()), target_acc);
     while let Some(ev) = r.next_event()? {
         fold.push(&ev);
     }

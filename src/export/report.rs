@@ -183,7 +183,7 @@ fn device_md(o: &mut String, d: &DeviceStudy) {
     for ep in d.epochs_values() {
         let _ = writeln!(
             o,
-            "### By batch size, {} epochs\n\n| batch size {header}\n|---:|---|---:|---:|---:|",
+            "### By batch size (epochs = {})\n\n| batch size {header}\n|---:|---|---:|---:|---:|",
             key_part(ep)
         );
         for c in d.configs.iter().filter(|c| c.key.epochs == ep) {
@@ -200,7 +200,7 @@ fn device_md(o: &mut String, d: &DeviceStudy) {
     for bs in d.batch_sizes() {
         let _ = writeln!(
             o,
-            "### By epochs, batch size {}\n\n| epochs {header}\n|---:|---|---:|---:|---:|",
+            "### By epochs (batch size = {})\n\n| epochs {header}\n|---:|---|---:|---:|---:|",
             key_part(bs)
         );
         for c in d.configs.iter().filter(|c| c.key.batch_size == bs) {

@@ -230,3 +230,96 @@ pub fn compare(dev: &DeviceStudy, base: &DeviceStudy) -> Comparison {
         configs,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::event::{Event, RunStatus, TrainConfig, TrainEvent};
+    use crate::model::sample::{Channel, Role, Sample, Scope};
+    use crate::model::summary::{SessionMeta, SummaryFold};
+
+    /// A run at constant `watts` for `time_s`, or one that ends with `status`.
+    fn run(bs: u32, watts: f64, time_s: f64, status: RunStatus) -> SessionSummary {
+        let meta = SessionMeta {
+            label: Some("dev".into()),
+            host: "h".into(),
+            channels: vec![Channel::power("p", Scope::GpuOnly, Role::Total, "nvml")],
+            interval_ms: 100.0,
+            ..Default::default()
+        };
+        let mut f = SummaryFold::new(&meta, None);
+        f.push(&Event::Train(TrainEvent::RunStart {
+            t_s: 0.0,
+            config: TrainConfig {
+                batch_size: Some(bs),
+                epochs: Some(1),
+                ..Default::default()
+            },
+        }));
+        let n = (time_s / 0.1).round() as usize;
+        for i in 0..=n {
+            f.push(&Event::Sample(Sample {
+                t_s: i as f64 * 0.1,
+                values: vec![Some(watts)],
+            }));
+        }
+        f.push(&Event::Train(TrainEvent::RunEnd {
+            t_s: time_s,
+            status,
+            message: None,
+        }));
+        f.finish("f")
+    }
+
+    #[test]
+    fn groups_by_config_counts_oom_and_compares_means() {
+        let a = device_study(
+            "a",
+            &[
+                run(8, 10.0, 1.0, RunStatus::Completed),
+                run(8, 10.0, 3.0, RunStatus::Completed),
+                run(16, 10.0, 0.2, RunStatus::OutOfMemory),
+                run(4, 10.0, 2.0, RunStatus::Completed),
+            ],
+        );
+        assert_eq!(
+            a.batch_sizes(),
+            vec![Some(4), Some(8), Some(16)],
+            "sorted by batch size"
+        );
+        let c8 = a
+            .get(ConfigKey {
+                batch_size: Some(8),
+                epochs: Some(1),
+            })
+            .unwrap();
+        assert_eq!((c8.runs, c8.completed), (2, 2));
+        let e = c8.energy_j.unwrap();
+        assert!((e.mean - 20.0).abs() < 1e-9);
+        // Energies 10 and 30 J: sd √200, half width 12.7062 · 10 = 127.06.
+        assert!((e.half_width.unwrap() - 127.062_047_36).abs() < 1e-6);
+        let c16 = &a.configs[2];
+        assert_eq!(c16.no_result_label(), Some("OOM"));
+        assert_eq!(c16.time_s, None);
+        let c4 = &a.configs[0];
+        assert_eq!(c4.time_s.unwrap().half_width, None, "n=1: no interval");
+
+        let b = device_study("b", &[run(8, 5.0, 8.0, RunStatus::Completed)]);
+        let cmp = compare(&b, &a);
+        assert_eq!(cmp.configs.len(), 3, "the union of configurations");
+        let r8 = cmp
+            .configs
+            .iter()
+            .find(|r| r.key.batch_size == Some(8))
+            .unwrap();
+        assert!((r8.time.unwrap() - 4.0).abs() < 1e-9);
+        assert!((r8.energy.unwrap() - 2.0).abs() < 1e-9);
+        assert!((r8.avg_power.unwrap() - 0.5).abs() < 1e-9);
+        let r16 = cmp
+            .configs
+            .iter()
+            .find(|r| r.key.batch_size == Some(16))
+            .unwrap();
+        assert_eq!(r16.time, None);
+    }
+}

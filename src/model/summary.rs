@@ -355,9 +355,24 @@ pub struct SummaryFold {
     clean_end: bool,
 }
 
+/// What a summary needs from a session's header (kept apart from the file
+/// format so this module stays free of I/O types).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionMeta {
+    pub label: Option<String>,
+    pub host: String,
+    pub device_model: Option<String>,
+    pub power_mode: Option<String>,
+    pub start_utc: String,
+    pub channels: Vec<Channel>,
+    /// Nominal sampling interval; gaps are intervals over 5 of them.
+    pub interval_ms: f64,
+    pub train: Option<TrainConfig>,
+}
+
 impl SummaryFold {
     /// `target_acc`: accuracy to reach, as a fraction or a percentage (> 1).
-    pub fn new(header: &crate::record::Header, target_acc: Option<f64>) -> Self {
+    pub fn new(header: &SessionMeta, target_acc: Option<f64>) -> Self {
         let gap = gap_threshold_s(header.interval_ms);
         let totals: Vec<(usize, CumChannel)> = header
             .channels
@@ -369,13 +384,13 @@ impl SummaryFold {
         let device = header
             .label
             .clone()
-            .or_else(|| header.device.model.clone())
+            .or_else(|| header.device_model.clone())
             .unwrap_or_else(|| header.host.clone());
         SummaryFold {
             header_device: device,
             host: header.host.clone(),
-            device_model: header.device.model.clone(),
-            power_mode: header.device.power_mode.clone(),
+            device_model: header.device_model.clone(),
+            power_mode: header.power_mode.clone(),
             start_utc: header.start_utc.clone(),
             channels: header.channels.clone(),
             ledger: EnergyLedger::new(&header.channels, header.interval_ms),
@@ -794,16 +809,18 @@ mod tests {
     use super::*;
     use crate::model::event::Marker;
     use crate::model::sample::Scope;
-    use crate::record::Header;
 
     fn sample(t: f64, v: Vec<Option<f64>>) -> Event {
         Event::Sample(Sample { t_s: t, values: v })
     }
 
-    fn header(channels: Vec<Channel>) -> Header {
-        let mut h = Header::new(channels, 100.0);
-        h.host = "testhost".into();
-        h
+    fn header(channels: Vec<Channel>) -> SessionMeta {
+        SessionMeta {
+            host: "testhost".into(),
+            channels,
+            interval_ms: 100.0,
+            ..Default::default()
+        }
     }
 
     fn run_start(t: f64, bs: u32, epochs: u32) -> Event {
