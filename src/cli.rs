@@ -21,4 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Show what a session file holds: header, channels, samples, duration, energy per channel, gaps.
     Inspect(cmd::inspect::InspectArgs),
+    /// Summarise sessions: energy, time, images, J per image, static/dynamic split, ratios against the first.
+    Summary(cmd::summary::SummaryArgs),
+    /// Report a sweep: mean and 95% CI per configuration, tables by batch size and epochs, devices side by side, SVG plots.
+    Report(cmd::report::ReportArgs),
 }

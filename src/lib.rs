@@ -6,6 +6,7 @@
 //! state; the UI draws state. `model` and `sensors` never import the UI.
 pub mod cli;
 pub mod cmd;
+pub mod export;
 pub mod model;
 pub mod record;
 pub mod session;

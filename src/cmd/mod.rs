@@ -5,9 +5,13 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod inspect;
+pub mod report;
+pub mod summary;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Summary(a) => summary::run(a),
+        Command::Report(a) => report::run(a),
     }
 }

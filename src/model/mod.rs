@@ -3,3 +3,6 @@
 pub mod energy;
 pub mod event;
 pub mod sample;
+pub mod stats;
+pub mod study;
+pub mod summary;

@@ -1,0 +1,86 @@
+//! `trainwatt summary SESSION…`: per-session figures (energy, time, images,
+//! static/dynamic split, energy to an accuracy) and ratios against the first.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::export::{self, Format};
+use crate::model::summary::{SessionMeta, SessionSummary, SummaryFold};
+use crate::record::{Header, ReadOptions, RecordError, SessionReader};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  trainwatt summary recordings/nano-bs8.jsonl recordings/server-bs8.jsonl\n  trainwatt summary run.jsonl --target-acc 0.8 --format json -o run-summary.json"
+)]
+pub struct SummaryArgs {
+    /// Session files (.jsonl or .jsonl.zst); ratios are against the first
+    #[arg(required = true)]
+    pub sessions: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// Write to FILE instead of standard output
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report the time and energy to first reach this validation accuracy
+    /// (a fraction such as 0.8, or a percentage such as 80)
+    #[arg(long, value_name = "X")]
+    pub target_acc: Option<f64>,
+    /// Skip and count malformed lines instead of stopping at the first
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+/// The header fields a summary needs.
+pub fn session_meta(h: &Header) -> SessionMeta {
+    SessionMeta {
+        label: h.label.clone(),
+        host: h.host.clone(),
+        device_model: h.device.model.clone(),
+        power_mode: h.device.power_mode.clone(),
+        start_utc: h.start_utc.clone(),
+        channels: h.channels.clone(),
+        interval_ms: h.interval_ms,
+        train: h.train.clone(),
+    }
+}
+
+/// Stream one session file into its summary (never loads the file whole).
+pub fn summarize_file(
+    path: &Path,
+    target_acc: Option<f64>,
+    lenient: bool,
+) -> Result<SessionSummary, RecordError> {
+    let mut r = SessionReader::open(
+        path,
+        ReadOptions {
+            lenient,
+            ..Default::default()
+        },
+    )?;
+    let mut fold = SummaryFold::new(&session_meta(r.header()), target_acc);
+    while let Some(ev) = r.next_event()? {
+        fold.push(&ev);
+    }
+    Ok(fold.finish(path.display().to_string()))
+}
+
+pub fn run(a: SummaryArgs) -> anyhow::Result<ExitCode> {
+    if let Some(t) = a.target_acc {
+        if !(t > 0.0 && t <= 100.0) {
+            anyhow::bail!(
+                "--target-acc {t} is not an accuracy: give a fraction in (0, 1] such as 0.8, or a percentage such as 80"
+            );
+        }
+    }
+    let mut sums = Vec::with_capacity(a.sessions.len());
+    for p in &a.sessions {
+        sums.push(summarize_file(p, a.target_acc, a.lenient)?);
+    }
+    let text = match a.format {
+        Format::Md => export::summary::to_markdown(&sums),
+        Format::Json => export::summary::to_json(&sums)?,
+        Format::Csv => export::summary::to_csv(&sums),
+    };
+    export::write_output(a.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,295 @@
+//! SVG figures like the study's (plotters, SVG backend): training time,
+//! energy and average power by batch size with 95% CI error bars (one figure
+//! per epoch count), and time and energy by epochs (one figure per batch
+//! size); one series per device. Only completed runs are plotted: an OOM
+//! configuration has no point (the report's tables say OOM).
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::ExportError;
+use crate::model::stats::MeanCi;
+use crate::model::study::{ConfigStats, DeviceStudy};
+
+const SIZE: (u32, u32) = (800, 520);
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+#[derive(Clone, Copy)]
+enum Metric {
+    Time,
+    Energy,
+    Power,
+}
+
+impl Metric {
+    fn pick(self, c: &ConfigStats) -> Option<&MeanCi> {
+        match self {
+            Metric::Time => c.time_s.as_ref(),
+            Metric::Energy => c.energy_j.as_ref(),
+            Metric::Power => c.avg_power_w.as_ref(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Time => "time",
+            Metric::Energy => "energy",
+            Metric::Power => "power",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Metric::Time => "Training time",
+            Metric::Energy => "Training energy",
+            Metric::Power => "Average power",
+        }
+    }
+
+    fn axis(self) -> &'static str {
+        match self {
+            Metric::Time => "training time (s)",
+            Metric::Energy => "energy (J)",
+            Metric::Power => "average power (W)",
+        }
+    }
+
+    /// Time is measured by the clock even when power is estimated.
+    fn can_be_estimate(self) -> bool {
+        !matches!(self, Metric::Time)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum XAxis {
+    BatchSize,
+    Epochs,
+}
+
+/// One point: x, mean, optional interval.
+type Point = (f64, f64, Option<(f64, f64)>);
+
+struct Series {
+    name: String,
+    points: Vec<Point>,
+}
+
+fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
+    ExportError::Plot {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    }
+}
+
+fn draw(
+    path: &Path,
+    title: &str,
+    x: XAxis,
+    y_desc: &str,
+    series: &[Series],
+) -> Result<(), ExportError> {
+    let pts = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    for &(px, py, ci) in pts {
+        x0 = x0.min(px);
+        x1 = x1.max(px);
+        y1 = y1.max(ci.map_or(py, |(_, hi)| hi.max(py)));
+    }
+    if !x0.is_finite() {
+        // Nothing completed: an empty frame still says so.
+        x0 = 0.0;
+        x1 = 1.0;
+    }
+    // Whole-number bounds half a step out, so tick labels land on whole
+    // numbers (batch sizes 2^k, epoch counts).
+    let (x0, x1) = (x0.floor() - 0.5, x1.ceil() + 0.5);
+    let x_labels = ((x1 - x0).ceil() as usize + 1).min(12);
+    let y1 = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
+
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, 0.0..y1)
+        .map_err(|e| plot_err(path, e))?;
+    let fmt_x = move |v: &f64| match x {
+        XAxis::BatchSize => {
+            let b = v.exp2();
+            if (b - b.round()).abs() < 1e-6 {
+                format!("{}", b.round())
+            } else {
+                String::new()
+            }
+        }
+        XAxis::Epochs => {
+            if (v - v.round()).abs() < 1e-6 {
+                format!("{}", v.round())
+            } else {
+                String::new()
+            }
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(match x {
+            XAxis::BatchSize => "batch size (log2 axis)",
+            XAxis::Epochs => "epochs",
+        })
+        .y_desc(y_desc)
+        .x_labels(x_labels)
+        .x_label_formatter(&fmt_x)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let line: Vec<(f64, f64)> = s.points.iter().map(|&(x, y, _)| (x, y)).collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+            .map_err(|e| plot_err(path, e))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .draw_series(s.points.iter().filter_map(|&(x, y, ci)| {
+                ci.map(|(lo, hi)| ErrorBar::new_vertical(x, lo, y, hi, color.stroke_width(1), 10))
+            }))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    root.present().map_err(|e| plot_err(path, e))?;
+    Ok(())
+}
+
+fn point(x: f64, c: &ConfigStats, m: Metric) -> Option<Point> {
+    if c.completed == 0 {
+        return None;
+    }
+    let v = m.pick(c)?;
+    Some((x, v.mean, v.low().zip(v.high())))
+}
+
+fn any_estimate(devices: &[DeviceStudy], m: Metric) -> bool {
+    m.can_be_estimate() && devices.iter().any(|d| d.estimate)
+}
+
+fn series_name(d: &DeviceStudy, m: Metric) -> String {
+    if d.estimate && m.can_be_estimate() {
+        format!("{} ({}, estimate)", d.device, d.scope)
+    } else {
+        format!("{} ({})", d.device, d.scope)
+    }
+}
+
+/// Write every figure into `dir`; returns the files written. A figure with
+/// no completed run on any device is not drawn.
+pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    let mut epochs: Vec<u32> = devices
+        .iter()
+        .flat_map(|d| d.configs.iter().filter_map(|c| c.key.epochs))
+        .collect();
+    epochs.sort();
+    epochs.dedup();
+    let mut batches: Vec<u32> = devices
+        .iter()
+        .flat_map(|d| d.configs.iter().filter_map(|c| c.key.batch_size))
+        .collect();
+    batches.sort();
+    batches.dedup();
+
+    for &ep in &epochs {
+        for m in [Metric::Time, Metric::Energy, Metric::Power] {
+            let series: Vec<Series> = devices
+                .iter()
+                .map(|d| Series {
+                    name: series_name(d, m),
+                    points: d
+                        .configs
+                        .iter()
+                        .filter(|c| c.key.epochs == Some(ep))
+                        .filter_map(|c| {
+                            let b = c.key.batch_size.filter(|b| *b > 0)?;
+                            point((b as f64).log2(), c, m)
+                        })
+                        .collect(),
+                })
+                .collect();
+            let title = format!(
+                "{} by batch size, {ep} epochs (mean, 95% CI){}",
+                m.title(),
+                if any_estimate(devices, m) {
+                    " (estimate)"
+                } else {
+                    ""
+                }
+            );
+            if series.iter().all(|s| s.points.is_empty()) {
+                continue;
+            }
+            let path = dir.join(format!("{}_by_batch_ep{ep}.svg", m.name()));
+            draw(&path, &title, XAxis::BatchSize, m.axis(), &series)?;
+            written.push(path);
+        }
+    }
+    // By epochs only where there is more than one epoch count.
+    if epochs.len() > 1 {
+        for &bs in &batches {
+            for m in [Metric::Time, Metric::Energy] {
+                let series: Vec<Series> = devices
+                    .iter()
+                    .map(|d| Series {
+                        name: series_name(d, m),
+                        points: d
+                            .configs
+                            .iter()
+                            .filter(|c| c.key.batch_size == Some(bs))
+                            .filter_map(|c| point(c.key.epochs? as f64, c, m))
+                            .collect(),
+                    })
+                    .collect();
+                let title = format!(
+                    "{} by epochs, batch size {bs} (mean, 95% CI){}",
+                    m.title(),
+                    if any_estimate(devices, m) {
+                        " (estimate)"
+                    } else {
+                        ""
+                    }
+                );
+                if series.iter().all(|s| s.points.is_empty()) {
+                    // Nothing completed at this batch size (all OOM): the
+                    // report's tables say so; an empty figure would not.
+                    continue;
+                }
+                let path = dir.join(format!("{}_by_epochs_bs{bs}.svg", m.name()));
+                draw(&path, &title, XAxis::Epochs, m.axis(), &series)?;
+                written.push(path);
+            }
+        }
+    }
+    Ok(written)
+}

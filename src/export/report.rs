@@ -1,0 +1,336 @@
+//! `trainwatt report` output: the study's tables (by batch size for each
+//! epoch count, by epochs for each batch size) per device, and side-by-side
+//! tables with ratios when there are several devices.
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{csv_num, csv_text, md_cell, ExportError};
+use crate::model::stats::MeanCi;
+use crate::model::study::{compare, Comparison, ConfigKey, ConfigStats, DeviceStudy};
+
+/// The JSON schema name and version written in every report document.
+pub const REPORT_SCHEMA: &str = "trainwatt-report/1";
+
+#[derive(Serialize)]
+struct ReportDoc<'a> {
+    schema: &'static str,
+    trainwatt: &'static str,
+    ci_level: f64,
+    devices: &'a [DeviceStudy],
+    /// Every device after the first against the first.
+    comparisons: Vec<Comparison>,
+}
+
+pub fn comparisons(devices: &[DeviceStudy]) -> Vec<Comparison> {
+    devices
+        .iter()
+        .skip(1)
+        .map(|d| compare(d, &devices[0]))
+        .collect()
+}
+
+pub fn to_json(devices: &[DeviceStudy]) -> Result<String, ExportError> {
+    let doc = ReportDoc {
+        schema: REPORT_SCHEMA,
+        trainwatt: env!("CARGO_PKG_VERSION"),
+        ci_level: crate::model::stats::CI_LEVEL,
+        devices,
+        comparisons: comparisons(devices),
+    };
+    let mut s = serde_json::to_string_pretty(&doc)?;
+    s.push('\n');
+    Ok(s)
+}
+
+pub const CSV_COLUMNS: &[&str] = &[
+    "device",
+    "scope",
+    "estimate",
+    "batch_size",
+    "epochs",
+    "runs",
+    "completed",
+    "out_of_memory",
+    "failed",
+    "cancelled",
+    "incomplete",
+    "status",
+    "time_s_mean",
+    "time_s_ci95_half",
+    "energy_j_mean",
+    "energy_j_ci95_half",
+    "avg_power_w_mean",
+    "avg_power_w_ci95_half",
+    "j_per_image_mean",
+    "j_per_image_ci95_half",
+    "static_j_mean",
+    "dynamic_j_mean",
+    "time_ratio",
+    "energy_ratio",
+    "avg_power_ratio",
+];
+
+/// One row per device and configuration; ratios against the first device.
+pub fn to_csv(devices: &[DeviceStudy]) -> String {
+    let comps = comparisons(devices);
+    let mut o = CSV_COLUMNS.join(",");
+    o.push('\n');
+    for (k, d) in devices.iter().enumerate() {
+        for c in &d.configs {
+            let r = k
+                .checked_sub(1)
+                .and_then(|i| comps[i].configs.iter().find(|r| r.key == c.key));
+            let m = |v: &Option<MeanCi>| csv_num(v.as_ref().map(|v| v.mean));
+            let h = |v: &Option<MeanCi>| csv_num(v.as_ref().and_then(|v| v.half_width));
+            let cells = [
+                csv_text(&d.device),
+                csv_text(&d.scope),
+                d.estimate.to_string(),
+                opt_u32(c.key.batch_size),
+                opt_u32(c.key.epochs),
+                c.runs.to_string(),
+                c.completed.to_string(),
+                c.out_of_memory.to_string(),
+                c.failed.to_string(),
+                c.cancelled.to_string(),
+                c.incomplete.to_string(),
+                c.no_result_label().unwrap_or("ok").to_string(),
+                m(&c.time_s),
+                h(&c.time_s),
+                m(&c.energy_j),
+                h(&c.energy_j),
+                m(&c.avg_power_w),
+                h(&c.avg_power_w),
+                m(&c.j_per_image),
+                h(&c.j_per_image),
+                m(&c.static_j),
+                m(&c.dynamic_j),
+                csv_num(r.and_then(|r| r.time)),
+                csv_num(r.and_then(|r| r.energy)),
+                csv_num(r.and_then(|r| r.avg_power)),
+            ];
+            o.push_str(&cells.join(","));
+            o.push('\n');
+        }
+    }
+    o
+}
+
+fn opt_u32(v: Option<u32>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn key_part(v: Option<u32>) -> String {
+    v.map(|x| x.to_string()).unwrap_or("?".into())
+}
+
+/// `123.4 ± 5.6`, `123.4 (n=1, no interval)`.
+pub fn ci_cell(v: Option<&MeanCi>, prec: usize) -> String {
+    match v {
+        None => "-".into(),
+        Some(c) => match c.half_width {
+            Some(h) => format!("{:.prec$} ± {:.prec$}", c.mean, h),
+            None => format!("{:.prec$} (n=1, no interval)", c.mean),
+        },
+    }
+}
+
+/// "5", "4 (1 OOM)", "0 (OOM)".
+fn n_cell(c: &ConfigStats) -> String {
+    let mut notes = Vec::new();
+    if c.out_of_memory > 0 {
+        notes.push(format!("{} OOM", c.out_of_memory));
+    }
+    if c.failed > 0 {
+        notes.push(format!("{} failed", c.failed));
+    }
+    if c.cancelled > 0 {
+        notes.push(format!("{} cancelled", c.cancelled));
+    }
+    if c.incomplete > 0 {
+        notes.push(format!("{} incomplete", c.incomplete));
+    }
+    if notes.is_empty() {
+        c.completed.to_string()
+    } else {
+        format!("{} ({})", c.completed, notes.join(", "))
+    }
+}
+
+fn metric_cells(c: &ConfigStats, est: &str) -> [String; 3] {
+    if let Some(label) = c.no_result_label() {
+        return [label.into(), label.into(), label.into()];
+    }
+    [
+        ci_cell(c.time_s.as_ref(), 2),
+        format!("{}{est}", ci_cell(c.energy_j.as_ref(), 1)),
+        format!("{}{est}", ci_cell(c.avg_power_w.as_ref(), 2)),
+    ]
+}
+
+fn device_md(o: &mut String, d: &DeviceStudy) {
+    let est = if d.estimate { " (estimate)" } else { "" };
+    let _ = writeln!(
+        o,
+        "\n## {}\n\nSource: {}; total power: {}{est}. {} sessions. Mean ± 95% confidence interval (Student t, n − 1 degrees of freedom) over the completed runs; n counts completed runs.\n",
+        md_cell(&d.device),
+        if d.sources.is_empty() { "none".into() } else { d.sources.join(", ") },
+        d.scope,
+        d.sessions
+    );
+    let header = "| n | training time (s) | energy (J) | average power (W) |";
+    for ep in d.epochs_values() {
+        let _ = writeln!(
+            o,
+            "### By batch size (epochs = {})\n\n| batch size {header}\n|---:|---|---:|---:|---:|",
+            key_part(ep)
+        );
+        for c in d.configs.iter().filter(|c| c.key.epochs == ep) {
+            let [t, e, p] = metric_cells(c, est);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {t} | {e} | {p} |",
+                key_part(c.key.batch_size),
+                n_cell(c)
+            );
+        }
+        o.push('\n');
+    }
+    for bs in d.batch_sizes() {
+        let _ = writeln!(
+            o,
+            "### By epochs (batch size = {})\n\n| epochs {header}\n|---:|---|---:|---:|---:|",
+            key_part(bs)
+        );
+        for c in d.configs.iter().filter(|c| c.key.batch_size == bs) {
+            let [t, e, p] = metric_cells(c, est);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {t} | {e} | {p} |",
+                key_part(c.key.epochs),
+                n_cell(c)
+            );
+        }
+        o.push('\n');
+    }
+    if d.configs.iter().any(|c| c.static_j.is_some()) {
+        let _ = writeln!(
+            o,
+            "### Static and dynamic energy (idle floor × training time, and the rest)\n\n| batch size | epochs | static (J) | dynamic (J) |\n|---:|---:|---:|---:|"
+        );
+        for c in d.configs.iter().filter(|c| c.static_j.is_some()) {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {}{est} | {}{est} |",
+                key_part(c.key.batch_size),
+                key_part(c.key.epochs),
+                ci_cell(c.static_j.as_ref(), 1),
+                ci_cell(c.dynamic_j.as_ref(), 1)
+            );
+        }
+        o.push('\n');
+    }
+}
+
+fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
+    let comps = comparisons(devices);
+    let mut keys: Vec<ConfigKey> = devices
+        .iter()
+        .flat_map(|d| d.configs.iter().map(|c| c.key))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let _ = writeln!(
+        o,
+        "\n## Side by side\n\nRatios are device / {} of the means.\n",
+        md_cell(&devices[0].device)
+    );
+    type Pick = fn(&ConfigStats) -> Option<&MeanCi>;
+    let metrics: [(&str, usize, bool, Pick); 3] = [
+        ("Training time (s)", 2, false, |c| c.time_s.as_ref()),
+        ("Energy (J)", 1, true, |c| c.energy_j.as_ref()),
+        ("Average power (W)", 2, true, |c| c.avg_power_w.as_ref()),
+    ];
+    for (mi, (title, prec, energy_like, pick)) in metrics.iter().enumerate() {
+        let _ = write!(o, "### {title}\n\n| batch size | epochs |");
+        for d in devices {
+            let est = if d.estimate && *energy_like {
+                " (estimate)"
+            } else {
+                ""
+            };
+            let _ = write!(o, " {}{est} |", md_cell(&d.device));
+        }
+        for d in &devices[1..] {
+            let _ = write!(
+                o,
+                " {} / {} |",
+                md_cell(&d.device),
+                md_cell(&devices[0].device)
+            );
+        }
+        let _ = write!(o, "\n|---:|---:|");
+        for _ in 0..(2 * devices.len() - 1) {
+            o.push_str("---:|");
+        }
+        o.push('\n');
+        for key in &keys {
+            let _ = write!(
+                o,
+                "| {} | {} |",
+                key_part(key.batch_size),
+                key_part(key.epochs)
+            );
+            for d in devices {
+                let cell = match d.get(*key) {
+                    None => "not run".to_string(),
+                    Some(c) => match c.no_result_label() {
+                        Some(l) => l.to_string(),
+                        None => format!("{} (n={})", ci_cell(pick(c), *prec), c.completed),
+                    },
+                };
+                let _ = write!(o, " {cell} |");
+            }
+            for comp in &comps {
+                let r = comp.configs.iter().find(|r| r.key == *key);
+                let v = r.and_then(|r| match mi {
+                    0 => r.time,
+                    1 => r.energy,
+                    _ => r.avg_power,
+                });
+                let _ = write!(
+                    o,
+                    " {} |",
+                    v.map(|v| format!("{v:.3}×")).unwrap_or("-".into())
+                );
+            }
+            o.push('\n');
+        }
+        o.push('\n');
+    }
+    let scopes: Vec<&str> = devices.iter().map(|d| d.scope.as_str()).collect();
+    if scopes.iter().any(|s| *s != scopes[0]) {
+        let _ = writeln!(
+            o,
+            "The devices measure different scopes ({}): a whole board against a GPU alone is the study's own caveat; compare with care.\n",
+            devices
+                .iter()
+                .map(|d| format!("{}: {}", d.device, d.scope))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+}
+
+/// Markdown report: each device's tables, then side-by-side tables.
+pub fn to_markdown(devices: &[DeviceStudy]) -> String {
+    let mut o = String::from("# trainwatt report\n");
+    for d in devices {
+        device_md(&mut o, d);
+    }
+    if devices.len() >= 2 {
+        side_by_side_md(&mut o, devices);
+    }
+    o
+}
