@@ -21,4 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Show what a session file holds: header, channels, samples, duration, energy per channel, gaps.
     Inspect(cmd::inspect::InspectArgs),
+    /// List the power sources on this machine: channels and scope of each, or why it is not available.
+    Sources(cmd::sources::SourcesArgs),
+    /// Turn a tegrastats or nvidia-smi log into a session file.
+    Import(cmd::import::ImportArgs),
 }
