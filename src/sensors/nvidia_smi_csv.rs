@@ -136,10 +136,10 @@ pub struct CsvImportOptions {
 pub enum CsvError {
     #[error("{origin}: no --query-gpu header line found{hint}; pass --columns with the --query-gpu list you ran (for example --columns timestamp,index,power.draw)")]
     NoHeader { origin: String, hint: String },
-    #[error("{origin}: line {line}: no power column in the query ({columns}): this log holds no energy. Log power with: nvidia-smi --query-gpu=timestamp,index,power.draw,utilization.gpu --format=csv -lms 100")]
+    #[error("{origin}: {at}: no power column in the query ({columns}): this log holds no energy. Log power with: nvidia-smi --query-gpu=timestamp,index,power.draw,utilization.gpu --format=csv -lms 100")]
     NoPower {
         origin: String,
-        line: u64,
+        at: String,
         columns: String,
     },
     #[error("{origin}: {rows} rows but no power reading in any of them (every power.draw is [N/A] or [Not Supported]): this GPU or driver does not report power")]
@@ -217,7 +217,10 @@ pub fn import_nvidia_smi(text: &str, opts: &CsvImportOptions) -> Result<Imported
     let Some(power_col) = power_col else {
         return Err(CsvError::NoPower {
             origin,
-            line: header_at.map_or(0, |i| i as u64 + 1),
+            at: header_at.map_or_else(
+                || "--columns".to_string(),
+                |i| format!("header on line {}", i + 1),
+            ),
             columns: columns.join(", "),
         });
     };
@@ -362,13 +365,28 @@ pub fn import_nvidia_smi(text: &str, opts: &CsvImportOptions) -> Result<Imported
     }
     let ng = gpu_ids.len();
 
-    // Channels.
-    let multi = ng > 1;
-    let mut channels: Vec<Channel> = gpu_ids
+    // Channels. A GPU that never reports power (`[Not Supported]` on every
+    // row) gets no power channel, so it cannot hold the others' sum at "no reading".
+    let mut has_power = vec![false; ng];
+    for g in &groups {
+        for (slot, ri) in g {
+            has_power[*slot] |= rows[*ri].fields[power_col].is_some();
+        }
+    }
+    let pslots: Vec<usize> = (0..ng).filter(|s| has_power[*s]).collect();
+    for s in (0..ng).filter(|s| !has_power[*s]) {
+        notes.push(format!(
+            "GPU {} reports no power on any row: left out of the total",
+            gpu_ids[s]
+        ));
+    }
+    let np = pslots.len();
+    let multi = np > 1;
+    let mut channels: Vec<Channel> = pslots
         .iter()
-        .map(|id| {
+        .map(|s| {
             Channel::power(
-                format!("gpu{id}"),
+                format!("gpu{}", gpu_ids[*s]),
                 Scope::GpuOnly,
                 if multi { Role::Part } else { Role::Total },
                 NAME,
@@ -408,7 +426,8 @@ pub fn import_nvidia_smi(text: &str, opts: &CsvImportOptions) -> Result<Imported
                 .filter(|x| x.is_finite() && *x > 0.0)
                 .collect();
             d.sort_by(f64::total_cmp);
-            let median = d.get(d.len() / 2).map(|x| x * 1e3);
+            // Rounded to 1 µs so the header shows 50, not 50.00000000000004.
+            let median = d.get(d.len() / 2).map(|x| (x * 1e6).round() / 1e3);
             let iv = opts.interval_ms.or(median).unwrap_or(1000.0);
             rep.timing = format!(
                 "from the timestamp column (local time of the logging machine, zone unknown, written as if UTC); interval {iv:.0} ms ({})",
@@ -454,18 +473,20 @@ pub fn import_nvidia_smi(text: &str, opts: &CsvImportOptions) -> Result<Imported
             continue;
         }
         let mut values = vec![None; channels.len()];
-        let mut power = vec![None; ng];
+        let mut power = vec![None; np];
         for (slot, ri) in g {
             let r = &rows[*ri];
-            power[*slot] = r.fields[power_col];
-            values[*slot] = r.fields[power_col];
-            let base = ng + usize::from(multi) + slot * metric_cols.len();
+            if let Some(k) = pslots.iter().position(|s| s == slot) {
+                power[k] = r.fields[power_col];
+                values[k] = r.fields[power_col];
+            }
+            let base = np + usize::from(multi) + slot * metric_cols.len();
             for (m, (col, _)) in metric_cols.iter().enumerate() {
                 values[base + m] = r.fields[*col];
             }
         }
         if multi {
-            values[ng] = super::jetson_rails::sum_of_rails(&power);
+            values[np] = super::jetson_rails::sum_of_rails(&power);
         }
         let s = Sample { t_s: *t, values };
         ledger.push_sample(&s);
@@ -478,7 +499,7 @@ pub fn import_nvidia_smi(text: &str, opts: &CsvImportOptions) -> Result<Imported
         .find(|c| c.role == Role::Total)
         .map(|c| c.name.clone());
     rep.total_reason = if multi {
-        format!("{ng} GPUs: each GPU's power.draw is a part, their sum is the total (GPU only: the host is not measured)")
+        format!("{np} GPUs: each GPU's power.draw is a part, their sum is the total (GPU only: the host is not measured)")
     } else {
         "one GPU: its power.draw is the total (GPU only: the host is not measured)".into()
     };

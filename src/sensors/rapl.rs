@@ -69,16 +69,35 @@ pub fn discover(sysfs_root: &Path) -> Result<Vec<RaplDomain>, SensorError> {
     let rd = std::fs::read_dir(&base).map_err(|_| {
         SensorError::unavailable(NAME, format!("no {} (no RAPL powercap interface: not an Intel/AMD host with the powercap driver, or a VM)", base.display()))
     })?;
-    let mut out = Vec::new();
+    // Zones are listed flat (`intel-rapl:0:1` links) and nested under the
+    // `intel-rapl` control type; take both, once each.
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    let mut push = |zone: String, dir: PathBuf| {
+        if !dirs.iter().any(|(z, _)| *z == zone) {
+            dirs.push((zone, dir));
+        }
+    };
     for e in rd.flatten() {
-        let zone = e.file_name().to_string_lossy().to_string();
+        push(e.file_name().to_string_lossy().to_string(), e.path());
+    }
+    let mut stack = vec![base.join("intel-rapl")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with("intel-rapl:") && e.path().is_dir() {
+                stack.push(e.path());
+                push(n, e.path());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (zone, dir) in dirs {
         let Some(rest) = zone.strip_prefix("intel-rapl:") else {
             continue;
         };
         if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b == b':') {
             continue;
         }
-        let dir = base.join(&zone);
         let Some(name) = read_text(&dir.join("name")) else {
             continue;
         };

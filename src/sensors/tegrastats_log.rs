@@ -142,9 +142,6 @@ pub fn import_tegrastats(text: &str, opts: &TegraImportOptions) -> Result<Import
     let mut first_line = None;
     for (i, raw) in text.split('\n').enumerate() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if i > 0 || !raw.is_empty() {
-            rep.lines += 1;
-        }
         if first_line.is_none() && !raw.trim().is_empty() {
             first_line = Some(cut(raw.trim(), 80));
         }
@@ -165,9 +162,11 @@ pub fn import_tegrastats(text: &str, opts: &TegraImportOptions) -> Result<Import
             }
         }
     }
-    // A split on '\n' yields one empty piece after a final newline.
-    if text.ends_with('\n') && rep.blank_lines > 0 {
-        rep.blank_lines -= 1;
+    // A split on '\n' yields one empty piece after a final newline: not a line.
+    rep.lines = text.split('\n').count() as u64;
+    if text.ends_with('\n') || text.is_empty() {
+        rep.lines -= 1;
+        rep.blank_lines = rep.blank_lines.saturating_sub(1);
     }
     if parsed.is_empty() {
         return Err(ImportError::NoData {
@@ -282,16 +281,26 @@ fn timing(
     opts: &TegraImportOptions,
 ) -> (Vec<f64>, time::OffsetDateTime, String, Option<f64>) {
     let n = lines.len();
+    // Rounded to 1 µs so a header shows 100, not 100.00002.
     let mean_ms = |ts: &[f64]| {
         (ts.len() > 1)
-            .then(|| (ts[ts.len() - 1] - ts[0]) / (ts.len() - 1) as f64 * 1e3)
+            .then(|| ((ts[ts.len() - 1] - ts[0]) / (ts.len() - 1) as f64 * 1e6).round() / 1e3)
             .filter(|m| *m > 0.0)
     };
-    if lines.iter().all(|l| l.epoch_s.is_some()) {
-        let e0 = lines[0].epoch_s.unwrap_or(0.0);
-        let ts: Vec<f64> = lines.iter().map(|l| l.epoch_s.unwrap_or(e0) - e0).collect();
-        let start = time::OffsetDateTime::from_unix_timestamp_nanos((e0 * 1e9) as i128)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    if let Some(e0) = lines
+        .iter()
+        .map(|l| l.epoch)
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.first().copied())
+    {
+        let ts: Vec<f64> = lines
+            .iter()
+            .map(|l| l.epoch.map_or(0.0, |e| (e.0 - e0.0) as f64 + (e.1 - e0.1)))
+            .collect();
+        let start = time::OffsetDateTime::from_unix_timestamp_nanos(
+            e0.0 as i128 * 1_000_000_000 + (e0.1 * 1e9) as i128,
+        )
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         let m = mean_ms(&ts);
         return (
             ts,

@@ -42,8 +42,9 @@ pub struct RailReading {
 /// Everything a user of trainwatt wants from one tegrastats line.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TegraLine {
-    /// `<unix seconds>::` prefix written by wrappers such as jetsontools.
-    pub epoch_s: Option<f64>,
+    /// `<unix seconds>::` prefix written by wrappers such as jetsontools, as
+    /// whole seconds and fraction (kept apart so differences stay exact).
+    pub epoch: Option<(i64, f64)>,
     /// `MM-DD-YYYY HH:MM:SS` prefix (JetPack 5+).
     pub stamp: Option<LocalStamp>,
     pub ram_used_mb: Option<f64>,
@@ -81,7 +82,7 @@ pub fn parse_line(raw: &str) -> Result<TegraLine, LineKind> {
     let mut rest = line;
     if let Some((pre, after)) = rest.split_once("::") {
         if let Some(e) = parse_epoch(pre) {
-            out.epoch_s = Some(e);
+            out.epoch = Some(e);
             rest = after.trim_start();
         }
     }
@@ -162,12 +163,19 @@ pub fn parse_line(raw: &str) -> Result<TegraLine, LineKind> {
     Ok(out)
 }
 
-fn parse_epoch(s: &str) -> Option<f64> {
+fn parse_epoch(s: &str) -> Option<(i64, f64)> {
     let s = s.trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
-    s.parse::<f64>().ok().filter(|e| *e > 0.0 && e.is_finite())
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let whole = whole.parse::<i64>().ok()?;
+    let frac = if frac.is_empty() {
+        0.0
+    } else {
+        format!("0.{frac}").parse::<f64>().ok()?
+    };
+    Some((whole, frac))
 }
 
 /// `MM-DD-YYYY HH:MM:SS ` at the start of `s`.
@@ -295,7 +303,7 @@ mod tests {
     #[test]
     fn nano_unitless_rails_and_fields() {
         let l = parse_line(NANO).unwrap();
-        assert_eq!(l.epoch_s, None);
+        assert_eq!(l.epoch, None);
         assert_eq!(l.stamp, None);
         assert_eq!(l.ram_used_mb, Some(936.0));
         assert_eq!(
@@ -331,7 +339,7 @@ mod tests {
     fn epoch_prefix_nc_placeholders_and_absent_sensors() {
         let s = "1750866197.2428074::06-25-2025 09:43:17 RAM 6589/30587MB (lfb 459x4MB) CPU [0%@2201,off] EMC_FREQ 0%@3199 GR3D_FREQ 0%@1300 GR3D2_FREQ 0%@1300 CV0@-256C CPU@52.625C VDD_GPU_SOC 4368mW/4368mW VDD_CPU_CV 1588mW/1588mW VIN_SYS_5V0 4233mW/4233mW NC 0mW/0mW VDDQ_VDD2_1V8AO 403mW/403mW NC 0mW/0mW";
         let l = parse_line(s).unwrap();
-        assert_eq!(l.epoch_s, Some(1750866197.2428074));
+        assert_eq!(l.epoch, Some((1750866197, 0.2428074)));
         assert!(l.stamp.is_some());
         assert_eq!(l.placeholder_rails, 2);
         assert_eq!(l.rails.len(), 4);
