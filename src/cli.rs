@@ -25,4 +25,8 @@ pub enum Command {
     Summary(cmd::summary::SummaryArgs),
     /// Report a sweep: mean and 95% CI per configuration, tables by batch size and epochs, devices side by side, SVG plots.
     Report(cmd::report::ReportArgs),
+    /// List the power sources on this machine: channels and scope of each, or why it is not available.
+    Sources(cmd::sources::SourcesArgs),
+    /// Turn a tegrastats or nvidia-smi log into a session file.
+    Import(cmd::import::ImportArgs),
 }

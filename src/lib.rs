@@ -10,3 +10,4 @@ pub mod export;
 pub mod model;
 pub mod record;
 pub mod session;
+pub mod sensors;

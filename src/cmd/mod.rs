@@ -4,14 +4,18 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod import;
 pub mod inspect;
 pub mod report;
 pub mod summary;
+pub mod sources;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Report(a) => report::run(a),
+        Command::Sources(a) => sources::run(a),
+        Command::Import(a) => import::run(a),
     }
 }

@@ -1,0 +1,126 @@
+//! What an importer kept and skipped, shared by the tegrastats and nvidia-smi
+//! importers so `trainwatt import` prints both the same way.
+use std::collections::BTreeMap;
+
+use crate::model::event::Event;
+use crate::record::Header;
+
+/// What an import kept and skipped, to print and to test against.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    pub lines: u64,
+    pub data_lines: u64,
+    pub blank_lines: u64,
+    pub skipped_lines: u64,
+    /// A last line cut short (a log killed mid-write).
+    pub truncated_lines: u64,
+    /// NUL bytes removed (a log file preallocated or cut by a crash).
+    pub nul_bytes: u64,
+    /// Up to five skipped lines: (line number, text cut to 80 characters).
+    pub skipped_examples: Vec<(u64, String)>,
+    pub samples: u64,
+    pub channels: Vec<String>,
+    pub rails: Vec<String>,
+    /// The total channel and why it was chosen.
+    pub total_channel: Option<String>,
+    pub total_reason: String,
+    pub timing: String,
+    pub placeholder_rails: u64,
+    pub negative_readings: u64,
+    pub duration_s: f64,
+    /// Integrated energy of the total channel(s).
+    pub energy_j: f64,
+    /// Energy per power channel.
+    pub channel_energy_j: BTreeMap<String, f64>,
+    pub uncovered_s: f64,
+}
+
+/// A converted log: the header and events of a session, and the report.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub header: Header,
+    pub events: Vec<Event>,
+    pub report: ImportReport,
+}
+
+pub fn cut(s: &str, n: usize) -> String {
+    let t: String = s.chars().filter(|c| *c != '\0').take(n).collect();
+    if s.chars().count() > n {
+        format!("{t}...")
+    } else {
+        t
+    }
+}
+
+impl ImportReport {
+    /// The lines `trainwatt import` prints: kept, skipped, channels, the total and why, energy.
+    pub fn render(&self, out_path: &str) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "lines       {} read: {} data, {} skipped, {} blank{}",
+            self.lines,
+            self.data_lines,
+            self.skipped_lines,
+            self.blank_lines,
+            if self.truncated_lines > 0 {
+                format!(", {} truncated last line skipped", self.truncated_lines)
+            } else {
+                String::new()
+            }
+        );
+        for (n, t) in &self.skipped_examples {
+            let _ = writeln!(o, "  skipped line {n}: {t}");
+        }
+        if self.nul_bytes > 0 {
+            let _ = writeln!(o, "NUL bytes   {} removed", self.nul_bytes);
+        }
+        let _ = writeln!(
+            o,
+            "samples     {} over {:.1} s",
+            self.samples, self.duration_s
+        );
+        if !self.rails.is_empty() {
+            let _ = writeln!(o, "rails       {}", self.rails.join(", "));
+        }
+        let _ = writeln!(o, "channels    {}", self.channels.join(", "));
+        let _ = writeln!(o, "timing      {}", self.timing);
+        let _ = writeln!(
+            o,
+            "total       {}: {}",
+            self.total_channel.as_deref().unwrap_or("none"),
+            self.total_reason
+        );
+        for (name, j) in &self.channel_energy_j {
+            let _ = writeln!(o, "  {name:<20} {j:>12.1} J");
+        }
+        let _ = writeln!(
+            o,
+            "energy      {:.1} J ({:.4} Wh) in the total{}",
+            self.energy_j,
+            self.energy_j / 3600.0,
+            if self.uncovered_s > 0.0 {
+                format!(", {:.1} s in gaps not counted", self.uncovered_s)
+            } else {
+                String::new()
+            }
+        );
+        if self.placeholder_rails > 0 {
+            let _ = writeln!(
+                o,
+                "NC rails    {} placeholder readings skipped",
+                self.placeholder_rails
+            );
+        }
+        if self.negative_readings > 0 {
+            let _ = writeln!(
+                o,
+                "negative    {} rail readings below zero (kept as printed)",
+                self.negative_readings
+            );
+        }
+        let _ = writeln!(o, "written     {out_path}");
+        o
+    }
+}

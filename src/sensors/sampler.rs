@@ -1,0 +1,420 @@
+//! Runs every source on its own thread. Each reading becomes an
+//! `Event::Sample` as wide as all sources' channels together (`None` in the
+//! other sources' columns), stamped with the monotonic instant of the read.
+//! Failed reads and a source that falls behind become markers and count in
+//! `SourceStats.missed`; nothing here panics on a sensor failure.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{Delivery, PowerSource, SensorError, StopHandle};
+use crate::model::event::{Event, Marker, MarkerKind, SourceStats};
+use crate::model::sample::{Channel, Sample};
+use crate::record::DeviceInfo;
+
+/// At most one marker per source per this long for a repeated failure.
+pub const MARKER_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Sampler;
+
+pub struct SamplerHandle {
+    channels: Vec<Channel>,
+    device: DeviceInfo,
+    stop: Arc<AtomicBool>,
+    wake: Vec<Sender<()>>,
+    stop_handles: Vec<StopHandle>,
+    threads: Vec<(String, f64, JoinHandle<SourceStats>)>,
+}
+
+impl Sampler {
+    /// Each source on its own thread; every reading becomes an `Event::Sample`
+    /// whose `values` are as wide as `handle.channels()` and whose `t_s` is the
+    /// read instant minus `origin`. A source's own interval
+    /// (`interval_override`) wins over `interval`.
+    pub fn spawn(
+        sources: Vec<Box<dyn PowerSource>>,
+        interval: Duration,
+        origin: Instant,
+        tx: Sender<Event>,
+    ) -> Result<SamplerHandle, SensorError> {
+        if interval.is_zero() {
+            return Err(SensorError::Usage(
+                "the sampling interval must be above zero".into(),
+            ));
+        }
+        let mut device = super::device::host_device_info(
+            std::path::Path::new("/proc"),
+            std::path::Path::new("/"),
+        );
+        let width: usize = sources.iter().map(|s| s.channels().len()).sum();
+        let mut handle = SamplerHandle {
+            channels: Vec::with_capacity(width),
+            device: DeviceInfo::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            wake: Vec::new(),
+            stop_handles: Vec::new(),
+            threads: Vec::new(),
+        };
+        let mut offset = 0;
+        for mut src in sources {
+            src.describe_device(&mut device);
+            let iv = src.interval_override().unwrap_or(interval);
+            let n = src.channels().len();
+            handle.channels.extend_from_slice(src.channels());
+            if let Some(h) = src.start(iv)? {
+                handle.stop_handles.push(h);
+            }
+            let (wake_tx, wake_rx) = mpsc::channel::<()>();
+            handle.wake.push(wake_tx);
+            let ctx = Ctx {
+                offset,
+                width,
+                origin,
+                interval: iv,
+                tx: tx.clone(),
+                stop: handle.stop.clone(),
+                name: src.name().to_string(),
+            };
+            offset += n;
+            let name = src.name().to_string();
+            let ms = iv.as_secs_f64() * 1e3;
+            let th = std::thread::Builder::new()
+                .name(format!("sensor-{name}"))
+                .spawn(move || match src.delivery() {
+                    Delivery::Polled => run_polled(src, ctx, wake_rx),
+                    Delivery::Streaming => run_streaming(src, ctx),
+                })
+                .map_err(SensorError::Thread)?;
+            handle.threads.push((name, ms, th));
+        }
+        handle.device = device;
+        Ok(handle)
+    }
+}
+
+impl SamplerHandle {
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// Model, power mode, CPU and GPUs where known.
+    pub fn device(&self) -> DeviceInfo {
+        self.device.clone()
+    }
+
+    /// Join the threads, kill children (tegrastats), return measured rates.
+    pub fn stop(mut self) -> Vec<SourceStats> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Vec<SourceStats> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.clear();
+        for h in &self.stop_handles {
+            h();
+        }
+        self.threads
+            .drain(..)
+            .map(|(name, ms, th)| {
+                th.join().unwrap_or_else(|_| SourceStats {
+                    source: format!("{name} (thread panicked)"),
+                    nominal_interval_ms: ms,
+                    ..Default::default()
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for SamplerHandle {
+    /// Dropped without `stop` (an error path, a panic): threads end, children die.
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shutdown();
+        }
+    }
+}
+
+struct Ctx {
+    offset: usize,
+    width: usize,
+    origin: Instant,
+    interval: Duration,
+    tx: Sender<Event>,
+    stop: Arc<AtomicBool>,
+    name: String,
+}
+
+/// Counts and markers for one source's thread.
+struct Tally {
+    samples: u64,
+    missed: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    last_marker: Option<(Instant, String)>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            samples: 0,
+            missed: 0,
+            first: None,
+            last: None,
+            last_marker: None,
+        }
+    }
+
+    fn stats(&self, ctx: &Ctx) -> SourceStats {
+        let hz = match (self.first, self.last) {
+            (Some(a), Some(b)) if b > a && self.samples > 1 => {
+                Some((self.samples - 1) as f64 / (b - a).as_secs_f64())
+            }
+            _ => None,
+        };
+        SourceStats {
+            source: ctx.name.clone(),
+            nominal_interval_ms: ctx.interval.as_secs_f64() * 1e3,
+            effective_hz: hz,
+            samples: self.samples,
+            missed: self.missed,
+        }
+    }
+
+    /// Send a marker unless the same text went out less than `MARKER_EVERY` ago.
+    fn marker(&mut self, ctx: &Ctx, at: Instant, kind: MarkerKind, text: String) {
+        if let Some((t, prev)) = &self.last_marker {
+            if *prev == text && at.duration_since(*t) < MARKER_EVERY {
+                return;
+            }
+        }
+        let _ = ctx.tx.send(Event::Marker(Marker {
+            t_s: t_since(ctx.origin, at),
+            kind,
+            text: text.clone(),
+            value: None,
+        }));
+        self.last_marker = Some((at, text));
+    }
+
+    /// Send a reading; false when the receiver is gone.
+    fn sample(&mut self, ctx: &Ctx, at: Instant, vals: Vec<Option<f64>>) -> bool {
+        let mut values = vec![None; ctx.width];
+        for (i, v) in vals.into_iter().enumerate() {
+            if let Some(slot) = values.get_mut(ctx.offset + i) {
+                *slot = v;
+            }
+        }
+        self.samples += 1;
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+        ctx.tx
+            .send(Event::Sample(Sample {
+                t_s: t_since(ctx.origin, at),
+                values,
+            }))
+            .is_ok()
+    }
+}
+
+fn t_since(origin: Instant, at: Instant) -> f64 {
+    at.saturating_duration_since(origin).as_secs_f64()
+}
+
+fn run_polled(mut src: Box<dyn PowerSource>, ctx: Ctx, wake: mpsc::Receiver<()>) -> SourceStats {
+    let mut tally = Tally::new();
+    let start = Instant::now();
+    let mut tick: u32 = 0;
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let t0 = Instant::now();
+        let r = src.read();
+        let t1 = Instant::now();
+        let at = t0 + (t1 - t0) / 2;
+        match r {
+            Ok(v) => {
+                if !tally.sample(&ctx, at, v) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tally.missed += 1;
+                tally.marker(&ctx, at, MarkerKind::SensorGap, e.to_string());
+            }
+        }
+        tick = tick.saturating_add(1);
+        let mut next = start + ctx.interval * tick;
+        let now = Instant::now();
+        if now > next + ctx.interval {
+            // Fell behind by more than one interval: skip the lost ticks.
+            let behind = ((now - next).as_nanos() / ctx.interval.as_nanos().max(1)) as u32;
+            tally.missed += behind as u64;
+            tick = tick.saturating_add(behind);
+            next = start + ctx.interval * tick;
+            tally.marker(
+                &ctx,
+                now,
+                MarkerKind::SensorGap,
+                format!(
+                    "{} cannot keep up with {:.1} ms: a read took {:.1} ms; readings skipped",
+                    ctx.name,
+                    ctx.interval.as_secs_f64() * 1e3,
+                    (t1 - t0).as_secs_f64() * 1e3
+                ),
+            );
+        }
+        match wake.recv_timeout(next.saturating_duration_since(now)) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => break,
+        }
+    }
+    tally.stats(&ctx)
+}
+
+fn run_streaming(mut src: Box<dyn PowerSource>, ctx: Ctx) -> SourceStats {
+    let mut tally = Tally::new();
+    let late = ctx.interval * 3;
+    while !ctx.stop.load(Ordering::Relaxed) {
+        match src.read() {
+            Ok(v) => {
+                let at = Instant::now();
+                if let Some(prev) = tally.last {
+                    let gap = at - prev;
+                    if gap > late {
+                        let lost = (gap.as_nanos() / ctx.interval.as_nanos().max(1)) as u64 - 1;
+                        tally.missed += lost;
+                        tally.marker(
+                            &ctx,
+                            at,
+                            MarkerKind::SensorGap,
+                            format!(
+                                "{}: no line for {:.0} ms (asked for one every {:.0} ms)",
+                                ctx.name,
+                                gap.as_secs_f64() * 1e3,
+                                ctx.interval.as_secs_f64() * 1e3
+                            ),
+                        );
+                    }
+                }
+                if !tally.sample(&ctx, at, v) {
+                    break;
+                }
+            }
+            Err(e) => {
+                if ctx.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let ended = matches!(e, SensorError::Ended { .. });
+                tally.marker(&ctx, Instant::now(), MarkerKind::Error, e.to_string());
+                if ended {
+                    break;
+                }
+                tally.missed += 1;
+            }
+        }
+    }
+    tally.stats(&ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample::{Role, Scope};
+
+    /// A fake polled source for tests: counts reads, fails every third.
+    struct FakeSource {
+        channels: Vec<Channel>,
+        reads: u32,
+    }
+
+    impl PowerSource for FakeSource {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn channels(&self) -> &[Channel] {
+            &self.channels
+        }
+        fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
+            self.reads += 1;
+            if self.reads % 3 == 0 {
+                Err(SensorError::read("fake", "x", "injected failure"))
+            } else {
+                Ok(vec![Some(self.reads as f64)])
+            }
+        }
+    }
+
+    fn fake(name: &str) -> Box<dyn PowerSource> {
+        Box::new(FakeSource {
+            channels: vec![Channel::power(name, Scope::Rail, Role::Total, "fake")],
+            reads: 0,
+        })
+    }
+
+    #[test]
+    fn rows_are_as_wide_as_all_channels_and_failures_become_markers() {
+        let (tx, rx) = mpsc::channel();
+        let origin = Instant::now();
+        let h = Sampler::spawn(
+            vec![fake("a"), fake("b")],
+            Duration::from_millis(1),
+            origin,
+            tx,
+        )
+        .unwrap();
+        assert_eq!(h.channels().len(), 2);
+        // Wait for events, not for time: collect until both sources have sent samples and markers.
+        let mut samples_a = 0;
+        let mut samples_b = 0;
+        let mut markers = 0;
+        while samples_a < 5 || samples_b < 5 || markers < 2 {
+            match rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("sampler sends")
+            {
+                Event::Sample(s) => {
+                    assert_eq!(s.values.len(), 2);
+                    match (s.values[0], s.values[1]) {
+                        (Some(_), None) => samples_a += 1,
+                        (None, Some(_)) => samples_b += 1,
+                        other => panic!("row fills one source's columns: {other:?}"),
+                    }
+                    assert!(s.t_s >= 0.0);
+                }
+                Event::Marker(m) => {
+                    assert_eq!(m.kind, MarkerKind::SensorGap);
+                    // A loaded test machine may also make the 1 ms source fall behind.
+                    assert!(
+                        m.text.contains("injected failure") || m.text.contains("cannot keep up"),
+                        "{}",
+                        m.text
+                    );
+                    markers += 1;
+                }
+                _ => {}
+            }
+        }
+        let stats = h.stop();
+        assert_eq!(stats.len(), 2);
+        assert!(
+            stats.iter().all(|s| s.missed >= 1 && s.samples >= 5),
+            "{stats:?}"
+        );
+    }
+
+    #[test]
+    fn stop_returns_even_with_a_long_interval() {
+        let (tx, _rx) = mpsc::channel();
+        let h = Sampler::spawn(
+            vec![fake("a")],
+            Duration::from_secs(3600),
+            Instant::now(),
+            tx,
+        )
+        .unwrap();
+        let stats = h.stop();
+        assert!(stats[0].samples <= 1);
+        assert_eq!(stats[0].nominal_interval_ms, 3_600_000.0);
+    }
+}
