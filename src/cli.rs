@@ -21,4 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Show what a session file holds: header, channels, samples, duration, energy per channel, gaps.
     Inspect(cmd::inspect::InspectArgs),
+    /// Train ResNet18 here, headless: per-epoch loss, accuracy and images/s (built-in trainer).
+    #[cfg(feature = "train")]
+    Train(cmd::train::TrainCmdArgs),
 }

@@ -8,3 +8,4 @@ pub mod cli;
 pub mod cmd;
 pub mod model;
 pub mod record;
+pub mod train;

@@ -5,9 +5,13 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod inspect;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train::run(a),
     }
 }
