@@ -11,3 +11,4 @@ pub mod model;
 pub mod record;
 pub mod session;
 pub mod sensors;
+pub mod train;

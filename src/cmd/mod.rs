@@ -9,6 +9,8 @@ pub mod inspect;
 pub mod report;
 pub mod summary;
 pub mod sources;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -17,5 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::Sources(a) => sources::run(a),
         Command::Import(a) => import::run(a),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train::run(a),
     }
 }

@@ -1,0 +1,208 @@
+//! `trainwatt train`: the built-in trainer, headless. Prints one line per epoch
+//! (loss, accuracy, images/s), or with `--json` one JSON object per line for
+//! scripts and benchmarks. Ctrl-C cancels at the next step.
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::model::event::{Event, RunStatus, TrainConfig, TrainEvent};
+use crate::train::{spawn_builtin, TrainArgs};
+
+/// Exit status of a run that ran out of memory (a result, not a crash).
+pub const EXIT_OUT_OF_MEMORY: u8 = 3;
+/// Exit status of a run cancelled with Ctrl-C.
+pub const EXIT_CANCELLED: u8 = 130;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 completed, 1 error, 3 out of memory, 130 cancelled.\n\n\
+Examples:\n  trainwatt train --data synthetic --epochs 2 --batch-size 16\n  \
+trainwatt train --data cifar10:~/data/cifar-10-batches-bin --batch-size 32 --augment --epochs 60\n  \
+trainwatt train --data folder:~/data/plants --model resnet18 --image-size 224 --json"
+)]
+pub struct TrainCmdArgs {
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// One JSON object per line: `start`, one `epoch` per epoch, then `end`
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: TrainCmdArgs) -> anyhow::Result<ExitCode> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the Ctrl-C handler")?;
+    }
+    let (tx, rx) = mpsc::channel();
+    let handle = spawn_builtin(a.train.clone(), Instant::now(), tx, cancel)
+        .context("starting the trainer thread")?;
+    let mut p = Printer::new(a.json);
+    let mut end = None;
+    for ev in rx {
+        if let Event::Train(te) = ev {
+            if let TrainEvent::RunEnd {
+                status, message, ..
+            } = &te
+            {
+                end = Some((status.clone(), message.clone()));
+            }
+            p.on(&te);
+        }
+    }
+    let _ = handle.join();
+    match end {
+        Some((RunStatus::Completed, _)) => Ok(ExitCode::SUCCESS),
+        Some((RunStatus::Cancelled, _)) => Ok(ExitCode::from(EXIT_CANCELLED)),
+        Some((RunStatus::OutOfMemory, m)) => {
+            eprintln!("trainwatt: {}", m.unwrap_or_else(|| "out of memory".into()));
+            Ok(ExitCode::from(EXIT_OUT_OF_MEMORY))
+        }
+        Some((RunStatus::Error, m)) => {
+            anyhow::bail!(m.unwrap_or_else(|| "training failed".into()))
+        }
+        None => anyhow::bail!("the trainer stopped without reporting how the run ended"),
+    }
+}
+
+/// Turns training events into terminal lines.
+struct Printer {
+    json: bool,
+    /// Live step line on stderr (only when it is a terminal and not `--json`).
+    live: bool,
+    epochs: Option<u32>,
+    /// Images/s of the last step of the epoch: the epoch's training throughput.
+    last_rate: Option<f64>,
+    last_epoch_t: f64,
+}
+
+impl Printer {
+    fn new(json: bool) -> Printer {
+        Printer {
+            json,
+            live: !json && std::io::stderr().is_terminal(),
+            epochs: None,
+            last_rate: None,
+            last_epoch_t: 0.0,
+        }
+    }
+
+    fn on(&mut self, ev: &TrainEvent) {
+        match ev {
+            TrainEvent::RunStart { t_s, config } => {
+                self.epochs = config.epochs;
+                self.last_epoch_t = *t_s;
+                if self.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"kind": "start", "t_s": t_s, "config": config})
+                    );
+                } else {
+                    println!("{}", describe(config));
+                }
+            }
+            TrainEvent::Step {
+                epoch,
+                step,
+                steps_per_epoch,
+                loss,
+                images_per_s,
+                ..
+            } => {
+                self.last_rate = *images_per_s;
+                if self.live {
+                    eprint!(
+                        "\r\x1b[2K  epoch {epoch} step {step}/{}  loss {}  {}",
+                        steps_per_epoch.map_or("?".into(), |s| s.to_string()),
+                        loss.map_or("-".into(), |l| format!("{l:.4}")),
+                        images_per_s.map_or("".into(), |r| format!("{r:.1} images/s")),
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            }
+            TrainEvent::EpochEnd {
+                t_s,
+                epoch,
+                train_loss,
+                train_acc,
+                val_acc,
+                images,
+            } => {
+                let epoch_s = t_s - self.last_epoch_t;
+                self.last_epoch_t = *t_s;
+                if self.live {
+                    eprint!("\r\x1b[2K");
+                }
+                if self.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "kind": "epoch", "epoch": epoch, "epochs": self.epochs,
+                            "train_loss": train_loss, "train_acc": train_acc, "val_acc": val_acc,
+                            "images_per_s": self.last_rate, "images": images,
+                            "t_s": t_s, "epoch_s": epoch_s,
+                        })
+                    );
+                } else {
+                    let pct =
+                        |a: &Option<f64>| a.map_or("-".into(), |a| format!("{:.1}%", a * 100.0));
+                    println!(
+                        "epoch {epoch}/{}  loss {}  train acc {}  val acc {}  {}  {epoch_s:.1} s",
+                        self.epochs.map_or("?".into(), |e| e.to_string()),
+                        train_loss.map_or("-".into(), |l| format!("{l:.4}")),
+                        pct(train_acc),
+                        pct(val_acc),
+                        self.last_rate
+                            .map_or("- images/s".into(), |r| format!("{r:.1} images/s")),
+                    );
+                }
+            }
+            TrainEvent::RunEnd {
+                t_s,
+                status,
+                message,
+            } => {
+                if self.live {
+                    eprint!("\r\x1b[2K");
+                }
+                if self.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"kind": "end", "t_s": t_s, "status": status, "message": message})
+                    );
+                } else if *status == RunStatus::Completed {
+                    println!(
+                        "{} in {t_s:.1} s{}",
+                        status.label(),
+                        message
+                            .as_ref()
+                            .map_or(String::new(), |m| format!(" ({m})"))
+                    );
+                } else if *status == RunStatus::Cancelled {
+                    println!("{}", message.as_deref().unwrap_or("cancelled"));
+                }
+            }
+        }
+    }
+}
+
+fn describe(c: &TrainConfig) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    format!(
+        "training {} on {} ({} train / {} validation images), batch {}, {} steps/epoch, {} epochs, lr {}, {}, {} threads",
+        c.model,
+        c.dataset,
+        opt(c.train_images.map(|n| n.to_string())),
+        opt(c.val_images.map(|n| n.to_string())),
+        opt(c.batch_size.map(|n| n.to_string())),
+        opt(c.steps_per_epoch.map(|n| n.to_string())),
+        opt(c.epochs.map(|n| n.to_string())),
+        opt(c.lr.map(|n| n.to_string())),
+        opt(c.device.clone()),
+        opt(c.threads.map(|n| n.to_string())),
+    )
+}
