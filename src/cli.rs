@@ -21,4 +21,6 @@ pub struct Cli {
 pub enum Command {
     /// Show what a session file holds: header, channels, samples, duration, energy per channel, gaps.
     Inspect(cmd::inspect::InspectArgs),
+    /// Replay one or two recorded sessions in the watch screen (power, progress, joules, comparison).
+    Replay(cmd::replay::ReplayArgs),
 }

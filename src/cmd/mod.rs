@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod inspect;
+pub mod replay;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Replay(a) => replay::run(a),
     }
 }
