@@ -438,6 +438,15 @@ impl PaneState {
         (self.epoch, self.epochs)
     }
 
+    /// Epochs completed (the epoch gauge's fill).
+    pub fn epochs_done(&self) -> u32 {
+        if self.epoch_done || self.run_status == Some(RunStatus::Completed) {
+            self.epoch
+        } else {
+            self.epoch.saturating_sub(1)
+        }
+    }
+
     /// (step within the epoch, steps per epoch): the step gauge.
     pub fn step(&self) -> (u32, Option<u32>) {
         (self.step, self.steps_per_epoch)

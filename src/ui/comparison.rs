@@ -46,6 +46,15 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
         sentence.push(Span::raw("  "));
         sentence.push(Span::styled(" estimate ", theme.estimate));
     }
+    for v in state.panes.iter().take(2) {
+        let gap = v.pane.uncovered_s();
+        if gap > 0.0 {
+            sentence.push(Span::styled(
+                format!("  {}: {} uncovered", v.name, duration(gap)),
+                theme.warning,
+            ));
+        }
+    }
     let sentence = Line::from(sentence);
     let ratio = |r: Option<f64>| r.map(|r| format!(" ({})", times(r))).unwrap_or_default();
     let jpi = |s: &Side| {

@@ -69,12 +69,13 @@ fn too_small(buf: &mut Buffer, area: Rect, theme: &Theme) {
     let lines = [
         format!("terminal {}×{} is too small", area.width, area.height),
         format!(
-            "trainwatt needs {}×{}: enlarge it, or q to quit",
+            "trainwatt needs at least {}×{}",
             layout::MIN_WIDTH,
             layout::MIN_HEIGHT
         ),
+        "enlarge it, or press q to quit".to_string(),
     ];
-    let top = area.y + area.height.saturating_sub(2) / 2;
+    let top = area.y + area.height.saturating_sub(lines.len() as u16) / 2;
     for (i, l) in lines.iter().enumerate() {
         let y = top + i as u16;
         if y >= area.bottom() {

@@ -113,7 +113,7 @@ fn title_line<'a>(view: &'a PaneView, room: usize, theme: &Theme) -> Line<'a> {
         Some(l) => format!(" {l} · {}", p.device),
         None => format!(" {}", p.device),
     };
-    if p.host != p.device {
+    if p.host != p.device && p.label.as_deref() != Some(p.host.as_str()) {
         head.push_str(" · ");
         head.push_str(&p.host);
     }
@@ -271,7 +271,9 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
         Row::NoTraining => Line::from(label("no training events: power only", theme)),
         Row::Epoch => {
             let (e, n) = p.epoch();
-            let frac = n.filter(|&n| n > 0).map(|n| e as f64 / n as f64);
+            let frac = n
+                .filter(|&n| n > 0)
+                .map(|n| p.epochs_done() as f64 / n as f64);
             let text = match n {
                 Some(n) => format!("{e}/{n}"),
                 None => format!("{e}"),
@@ -385,10 +387,14 @@ fn sparkline_region(buf: &mut Buffer, area: Rect, p: &PaneState, theme: &Theme) 
         buf.set_stringn(x, y, msg, area.width as usize, theme.label);
         return;
     }
-    let (top, span_s) = sparkline(buf, area, s, theme.power, theme.label);
+    let (top, floor, span_s) = sparkline(buf, area, s, theme.power, theme.label);
     if area.height >= 2 && area.width >= 24 {
         let scale = format!("{} ", watts(top));
         buf.set_string(area.x, area.y, &scale, theme.label);
+        if area.height >= 3 {
+            let bottom = format!("{} ", watts(floor));
+            buf.set_string(area.x, area.bottom() - 1, &bottom, theme.label);
+        }
         let span = format!(" last {}", duration(span_s as f64));
         let x = area.right().saturating_sub(span.chars().count() as u16);
         buf.set_string(x, area.y, &span, theme.label);
@@ -396,15 +402,15 @@ fn sparkline_region(buf: &mut Buffer, area: Rect, p: &PaneState, theme: &Theme) 
 }
 
 /// Draw `series` right-aligned into `area`, several seconds per column once
-/// the history is wider than the area. Returns (top of the scale in watts,
-/// seconds shown). Reads at most the ring's capacity; allocates nothing.
+/// the history is wider than the area. Returns (top and bottom of the scale
+/// in watts, seconds shown). Reads at most the ring's capacity; allocates nothing.
 fn sparkline(
     buf: &mut Buffer,
     area: Rect,
     series: &PowerSeries,
     style: Style,
     gap_style: Style,
-) -> (f64, usize) {
+) -> (f64, f64, usize) {
     let w = area.width as usize;
     let per_col = series.len().div_ceil(w).max(1);
     let cols = series.len().div_ceil(per_col).min(w);
@@ -419,19 +425,27 @@ fn sparkline(
         }
         (n > 0).then(|| sum / n as f64)
     };
-    let mut top: f64 = 0.0;
+    let (mut lo, mut top) = (f64::INFINITY, 0.0f64);
     for c in 0..cols {
         if let Some(v) = column(c) {
             top = top.max(v);
+            lo = lo.min(v);
         }
     }
     let top = if top > 0.0 { top } else { 1.0 };
+    // The scale starts a little below the lowest value shown, so changes of a
+    // few percent stay visible; the labels give both ends.
+    let floor = if lo.is_finite() && lo < top {
+        (lo - (top - lo) * 0.25).max(0.0)
+    } else {
+        0.0
+    };
     let levels = area.height as f64 * 8.0;
     for c in 0..cols {
         let x = area.right() - 1 - c as u16;
         match column(c) {
             Some(v) => {
-                let mut eighths = ((v / top) * levels).round() as i64;
+                let mut eighths = (((v - floor) / (top - floor)) * levels).round() as i64;
                 if v > 0.0 && eighths == 0 {
                     eighths = 1;
                 }
@@ -452,14 +466,14 @@ fn sparkline(
             }
         }
     }
-    (top, cols * per_col)
+    (top, floor, cols * per_col)
 }
 
 /// The per-channel view (key `c`): every power channel with its scope,
 /// latest reading, energy and a one-row sparkline.
 fn channels(buf: &mut Buffer, area: Rect, p: &PaneState, theme: &Theme) {
     let mut y = area.y;
-    let name_w = 14usize;
+    let name_w = 12usize;
     for (i, c) in p.channels().iter().enumerate() {
         if y >= area.bottom() {
             break;
@@ -474,29 +488,26 @@ fn channels(buf: &mut Buffer, area: Rect, p: &PaneState, theme: &Theme) {
         };
         let reading = match c.unit {
             Unit::W => watts_opt(p.latest(i)),
-            _ => "counter".to_string(),
+            _ => String::new(),
         };
         let scope_style = if c.scope == Scope::Estimate {
             theme.estimate
         } else {
             theme.label
         };
-        let role = match c.role {
-            crate::model::sample::Role::Total => "total",
-            crate::model::sample::Role::Part => "part",
-            crate::model::sample::Role::Counter => "counter",
-            crate::model::sample::Role::Metric => "metric",
+        let scope = match c.role {
+            crate::model::sample::Role::Part => format!("{} (part)", c.scope.label()),
+            crate::model::sample::Role::Counter => format!("{} counter", c.scope.label()),
+            _ => c.scope.label().to_string(),
         };
         let line = Line::from(vec![
             Span::styled(format!("{:<name_w$.name_w$} ", c.name), theme.value),
-            Span::styled(format!("{:<20.20}", c.scope.label()), scope_style),
-            Span::styled(format!("{role:<8}"), theme.label),
-            Span::styled(format!("{reading:>9} "), theme.power),
+            Span::styled(format!("{reading:>8} "), theme.power),
             Span::styled(
-                format!("{:>9}", energy.map(joules).unwrap_or_else(|| "–".into())),
+                format!("{:>8} ", energy.map(joules).unwrap_or_else(|| "–".into())),
                 theme.energy,
             ),
-            Span::raw(" "),
+            Span::styled(format!("{scope:<16.16} "), scope_style),
         ]);
         let used = buf.set_line(area.x, y, &line, area.width).0 - area.x;
         if let Some(series) = p.channel_series(i) {
