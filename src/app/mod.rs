@@ -22,6 +22,9 @@ pub use run::{run_loop, run_terminal, App, Input, LoopConfig, LoopStats, Scripte
 pub use state::{update, Alignment, PaneView, State};
 
 /// Where a pane's events come from.
+// Built once per pane: the size of the header inline does not matter, and
+// the shape (`Live { header, rx }`) is what the callers construct.
+#[allow(clippy::large_enum_variant)]
 pub enum PaneFeed {
     /// Events arriving live: this device (sampler + trainer), or a session streamed on standard input.
     Live {

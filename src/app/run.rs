@@ -226,7 +226,8 @@ impl Input for ScriptedInput {
 pub struct LoopConfig {
     /// Shortest time between two frames (30 fps).
     pub frame_interval: Duration,
-    /// How often feeds are pumped when nothing else happens.
+    /// How often feeds are pumped when nothing else happens: data-driven
+    /// frames come at most this often (5 per second), keys are answered at once.
     pub pump_interval: Duration,
 }
 
@@ -234,7 +235,7 @@ impl Default for LoopConfig {
     fn default() -> Self {
         LoopConfig {
             frame_interval: Duration::from_millis(33),
-            pump_interval: Duration::from_millis(100),
+            pump_interval: Duration::from_millis(200),
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
     let used = buf.set_line(area.x, area.y, &left, area.width).0 - area.x;
     let hints = " ? help  q quit ";
     let hw = hints.chars().count() as u16;
-    if area.width >= used + hw + 1 {
+    if area.width > used + hw {
         buf.set_string(area.right() - hw, area.y, hints, bar);
     }
 }
