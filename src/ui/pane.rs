@@ -412,12 +412,22 @@ fn sparkline(
     gap_style: Style,
 ) -> (f64, f64, usize) {
     let w = area.width as usize;
-    let per_col = series.len().div_ceil(w).max(1);
-    let cols = series.len().div_ceil(per_col).min(w);
+    let len = series.len();
+    // One second per column until the history is wider than the area, then
+    // the whole history spread over exactly the width.
+    let cols = len.min(w);
+    let range = |c: usize| -> (usize, usize) {
+        if len <= w {
+            (c, c + 1)
+        } else {
+            (c * len / w, (c + 1) * len / w)
+        }
+    };
     let column = |c: usize| -> Option<f64> {
         // Column c counted from the right: the mean of its buckets.
         let (mut sum, mut n) = (0.0, 0u32);
-        for i in c * per_col..(c + 1) * per_col {
+        let (a, b) = range(c);
+        for i in a..b {
             if let Some(v) = series.back(i) {
                 sum += v;
                 n += 1;
@@ -466,7 +476,7 @@ fn sparkline(
             }
         }
     }
-    (top, floor, cols * per_col)
+    (top, floor, len)
 }
 
 /// The per-channel view (key `c`): every power channel with its scope,
