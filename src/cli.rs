@@ -32,4 +32,6 @@ pub enum Command {
     /// Train ResNet18 here, headless: per-epoch loss, accuracy and images/s (built-in trainer).
     #[cfg(feature = "train")]
     Train(cmd::train::TrainCmdArgs),
+    /// Replay one or two recorded sessions in the watch screen (power, progress, joules, comparison).
+    Replay(cmd::replay::ReplayArgs),
 }

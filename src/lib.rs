@@ -4,11 +4,15 @@
 //! Data flows one way (see the README's architecture section): sensors, the
 //! trainer and the replay engine only send events; the app folds them into
 //! state; the UI draws state. `model` and `sensors` never import the UI.
+pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod export;
+pub mod logging;
 pub mod model;
 pub mod record;
-pub mod session;
+pub mod replay;
 pub mod sensors;
+pub mod session;
 pub mod train;
+pub mod ui;

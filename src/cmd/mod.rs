@@ -11,6 +11,7 @@ pub mod summary;
 pub mod sources;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod replay;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -21,5 +22,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => train::run(a),
+        Command::Replay(a) => replay::run(a),
     }
 }

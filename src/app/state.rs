@@ -1,0 +1,288 @@
+//! The app's whole state and its one way to change: `update(&mut State, Msg)`.
+//! Pure: no I/O, O(1) per message (O(channels) for a sample), and the loop
+//! performs whatever effects it returns.
+use std::sync::Arc;
+
+use super::msg::{Action, Effect, Msg};
+use super::pane::{FeedKind, PaneState};
+use crate::record::Header;
+use crate::replay::{ReplayClock, ReplayIndex};
+
+/// How the replayed session is positioned against the first pane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Alignment {
+    /// Same elapsed time (the replay clock).
+    #[default]
+    Time,
+    /// Same fraction of the training run as the first pane.
+    Progress,
+}
+
+impl Alignment {
+    pub fn label(self) -> &'static str {
+        match self {
+            Alignment::Time => "time",
+            Alignment::Progress => "progress",
+        }
+    }
+}
+
+/// One pane: its folded session plus what the app knows about its feed.
+#[derive(Clone, Debug)]
+pub struct PaneView {
+    /// Short name used in the comparison line: "local", or a file stem.
+    pub name: String,
+    pub header: Header,
+    pub pane: PaneState,
+    /// The replay index (replayed sessions only).
+    pub index: Option<Arc<ReplayIndex>>,
+    pub feed_error: Option<String>,
+    pub feed_closed: bool,
+}
+
+impl PaneView {
+    pub fn live(name: impl Into<String>, header: Header) -> Self {
+        PaneView {
+            name: name.into(),
+            pane: PaneState::new(&header),
+            header,
+            index: None,
+            feed_error: None,
+            feed_closed: false,
+        }
+    }
+
+    pub fn replay(name: impl Into<String>, header: Header, index: Arc<ReplayIndex>) -> Self {
+        PaneView {
+            name: name.into(),
+            pane: PaneState::new(&header).with_feed(FeedKind::Replay),
+            header,
+            index: Some(index),
+            feed_error: None,
+            feed_closed: false,
+        }
+    }
+
+    pub fn is_replay(&self) -> bool {
+        self.pane.feed == FeedKind::Replay
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub panes: Vec<PaneView>,
+    pub clock: ReplayClock,
+    pub align: Alignment,
+    pub theme_index: usize,
+    pub theme_count: usize,
+    pub show_help: bool,
+    pub show_channels: bool,
+    pub width: u16,
+    pub height: u16,
+    /// The latest `Tick`.
+    pub now_s: f64,
+    pub quit: bool,
+    /// Whole second of replay time last drawn (the status bar's clock).
+    shown_second: i64,
+}
+
+impl State {
+    /// `theme_count` themes are cycled with `t`; `speed` is the replay speed.
+    pub fn new(
+        panes: Vec<PaneView>,
+        align: Alignment,
+        speed: f64,
+        theme_count: usize,
+        now_s: f64,
+    ) -> Self {
+        let mut clock = ReplayClock::new(speed, now_s);
+        let end = panes
+            .iter()
+            .filter_map(|p| p.index.as_ref().map(|i| i.duration_s))
+            .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))));
+        clock.set_end(end);
+        State {
+            panes,
+            clock,
+            align,
+            theme_index: 0,
+            theme_count: theme_count.max(1),
+            show_help: false,
+            show_channels: false,
+            width: 0,
+            height: 0,
+            now_s,
+            quit: false,
+            shown_second: -1,
+        }
+    }
+
+    pub fn has_replay(&self) -> bool {
+        self.panes.iter().any(|p| p.is_replay())
+    }
+
+    /// Replay clock position now.
+    pub fn replay_position_s(&self) -> f64 {
+        self.clock.position(self.now_s)
+    }
+
+    /// Whether pane `k` is currently positioned by progress (alignment is
+    /// progress, it is not the first pane, and both sides have progress).
+    pub fn aligned_by_progress(&self, k: usize) -> bool {
+        self.progress_target(k).is_some()
+    }
+
+    fn progress_target(&self, k: usize) -> Option<f64> {
+        if self.align != Alignment::Progress || k == 0 {
+            return None;
+        }
+        let f = self.panes.first()?.pane.progress()?;
+        let idx = self.panes.get(k)?.index.as_ref()?;
+        if !idx.has_progress() {
+            return None;
+        }
+        idx.t_at_fraction_clamped(f)
+    }
+
+    /// Session time replayed pane `k` should be at now.
+    pub fn replay_target(&self, k: usize) -> f64 {
+        self.progress_target(k)
+            .unwrap_or_else(|| self.replay_position_s())
+    }
+}
+
+/// Fold one message into the state. Returns what the loop must do.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Event { pane, event } => {
+            if let Some(p) = state.panes.get_mut(pane) {
+                p.pane.apply(&event);
+                return vec![Effect::Render];
+            }
+            Vec::new()
+        }
+        Msg::Reset { pane } => {
+            if let Some(p) = state.panes.get_mut(pane) {
+                let feed = p.pane.feed;
+                p.pane = PaneState::new(&p.header).with_feed(feed);
+                return vec![Effect::Render];
+            }
+            Vec::new()
+        }
+        Msg::FeedError { pane, message } => {
+            if let Some(p) = state.panes.get_mut(pane) {
+                p.feed_error = Some(message);
+            }
+            vec![Effect::Render]
+        }
+        Msg::FeedClosed { pane } => {
+            if let Some(p) = state.panes.get_mut(pane) {
+                p.feed_closed = true;
+            }
+            vec![Effect::Render]
+        }
+        Msg::Resize { width, height } => {
+            state.width = width;
+            state.height = height;
+            vec![Effect::Render]
+        }
+        Msg::Tick { now_s } => {
+            state.now_s = now_s;
+            if state.has_replay() {
+                let sec = state.replay_position_s().floor() as i64;
+                if sec != state.shown_second {
+                    state.shown_second = sec;
+                    return vec![Effect::Render];
+                }
+            }
+            Vec::new()
+        }
+        Msg::Key(action) => key(state, action),
+    }
+}
+
+fn key(state: &mut State, action: Action) -> Vec<Effect> {
+    let now = state.now_s;
+    match action {
+        Action::Quit => {
+            state.quit = true;
+            return vec![Effect::Quit];
+        }
+        Action::TogglePause => state.clock.toggle_pause(now),
+        Action::Seek(d) => state.clock.seek_by(d, now),
+        Action::Faster => state.clock.faster(now),
+        Action::Slower => state.clock.slower(now),
+        Action::ToggleAlign => {
+            state.align = match state.align {
+                Alignment::Time => Alignment::Progress,
+                Alignment::Progress => Alignment::Time,
+            }
+        }
+        Action::ToggleChannels => state.show_channels = !state.show_channels,
+        Action::NextTheme => state.theme_index = (state.theme_index + 1) % state.theme_count,
+        Action::ToggleHelp => state.show_help = !state.show_help,
+        Action::CloseOverlay => state.show_help = false,
+    }
+    vec![Effect::Render]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample::{Channel, Role, Scope};
+
+    fn state() -> State {
+        let h = Header::new(
+            vec![Channel::power(
+                "cpu",
+                Scope::Estimate,
+                Role::Total,
+                "cpu_estimate",
+            )],
+            100.0,
+        );
+        let idx = Arc::new(ReplayIndex::build(&h, Vec::new()));
+        State::new(
+            vec![
+                PaneView::live("local", h.clone()),
+                PaneView::replay("nano", h, idx),
+            ],
+            Alignment::Time,
+            1.0,
+            4,
+            0.0,
+        )
+    }
+
+    #[test]
+    fn keys_change_state_and_quit_is_an_effect() {
+        let mut s = state();
+        update(&mut s, Msg::Key(Action::NextTheme));
+        assert_eq!(s.theme_index, 1);
+        update(&mut s, Msg::Key(Action::ToggleHelp));
+        assert!(s.show_help);
+        update(&mut s, Msg::Key(Action::CloseOverlay));
+        assert!(!s.show_help);
+        update(&mut s, Msg::Key(Action::ToggleAlign));
+        assert_eq!(s.align, Alignment::Progress);
+        update(&mut s, Msg::Key(Action::Faster));
+        assert_eq!(s.clock.speed(), 2.0);
+        assert_eq!(update(&mut s, Msg::Key(Action::Quit)), vec![Effect::Quit]);
+        assert!(s.quit);
+    }
+
+    #[test]
+    fn ticks_render_only_when_the_shown_second_changes() {
+        let mut s = state();
+        s.clock.set_end(Some(100.0));
+        assert_eq!(
+            update(&mut s, Msg::Tick { now_s: 0.1 }),
+            vec![Effect::Render]
+        );
+        assert!(update(&mut s, Msg::Tick { now_s: 0.5 }).is_empty());
+        assert_eq!(
+            update(&mut s, Msg::Tick { now_s: 1.0 }),
+            vec![Effect::Render]
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! The comparison strip: time, energy, average power and joules per image of
+//! the two sessions at equal progress (or equal elapsed time), and the
+//! plain-language line.
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Widget};
+
+use super::format::{duration, joules, percent, watts};
+use super::theme::Theme;
+use crate::app::compare::{compare, times, Basis, Side};
+use crate::app::state::State;
+
+pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
+    let c = compare(state);
+    let title = match &c {
+        Some(c) => match c.basis {
+            Basis::Progress(f) => format!(" at equal progress: {} of the run ", percent(f)),
+            Basis::Time(t) => format!(" at equal elapsed time: {} ", duration(t)),
+            Basis::Now => " each as far as it got ".to_string(),
+        },
+        None => " comparison ".to_string(),
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(theme.border)
+        .title_top(Line::from(Span::styled(title, theme.title)));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height == 0 {
+        return;
+    }
+    let Some(c) = c else {
+        let name = state.panes.first().map(|p| p.name.as_str()).unwrap_or("");
+        buf.set_stringn(
+            inner.x,
+            inner.y,
+            format!("waiting for data from {name}"),
+            inner.width as usize,
+            theme.label,
+        );
+        return;
+    };
+    let mut sentence = vec![Span::styled(c.sentence(), theme.title)];
+    if c.estimate {
+        sentence.push(Span::raw("  "));
+        sentence.push(Span::styled(" estimate ", theme.estimate));
+    }
+    for v in state.panes.iter().take(2) {
+        let gap = v.pane.uncovered_s();
+        if gap > 0.0 {
+            sentence.push(Span::styled(
+                format!("  {}: {} uncovered", v.name, duration(gap)),
+                theme.warning,
+            ));
+        }
+    }
+    let sentence = Line::from(sentence);
+    let ratio = |r: Option<f64>| r.map(|r| format!(" ({})", times(r))).unwrap_or_default();
+    let jpi = |s: &Side| {
+        s.joules_per_image()
+            .map(joules)
+            .unwrap_or_else(|| "–".to_string())
+    };
+    let avg = |s: &Side| s.avg_w().map(watts).unwrap_or_else(|| "– W".to_string());
+    let v = theme.value;
+    let time_energy = Line::from(vec![
+        Span::styled("time ", theme.label),
+        Span::styled(
+            format!("{} vs {}", duration(c.a.elapsed_s), duration(c.b.elapsed_s)),
+            v,
+        ),
+        Span::styled(ratio(c.time_ratio()), theme.key),
+        Span::styled("   energy ", theme.label),
+        Span::styled(
+            format!("{} vs {}", joules(c.a.joules), joules(c.b.joules)),
+            theme.energy,
+        ),
+        Span::styled(ratio(c.energy_ratio()), theme.key),
+    ]);
+    let power_image = Line::from(vec![
+        Span::styled("avg power ", theme.label),
+        Span::styled(format!("{} vs {}", avg(&c.a), avg(&c.b)), theme.power),
+        Span::styled(ratio(c.power_ratio()), theme.key),
+        Span::styled("   per image ", theme.label),
+        Span::styled(format!("{} vs {}", jpi(&c.a), jpi(&c.b)), theme.energy),
+    ]);
+    // One line: the sentence; two: numbers then sentence; three: all.
+    let lines: [Option<&Line>; 3] = match inner.height {
+        1 => [Some(&sentence), None, None],
+        2 => [Some(&time_energy), Some(&sentence), None],
+        _ => [Some(&time_energy), Some(&power_image), Some(&sentence)],
+    };
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(l) = l {
+            buf.set_line(inner.x, inner.y + i as u16, l, inner.width);
+        }
+    }
+}
