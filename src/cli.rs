@@ -19,19 +19,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show what a session file holds: header, channels, samples, duration, energy per channel, gaps.
-    Inspect(cmd::inspect::InspectArgs),
-    /// Summarise sessions: energy, time, images, J per image, static/dynamic split, ratios against the first.
-    Summary(cmd::summary::SummaryArgs),
-    /// Report a sweep: mean and 95% CI per configuration, tables by batch size and epochs, devices side by side, SVG plots.
-    Report(cmd::report::ReportArgs),
-    /// List the power sources on this machine: channels and scope of each, or why it is not available.
-    Sources(cmd::sources::SourcesArgs),
-    /// Turn a tegrastats or nvidia-smi log into a session file.
-    Import(cmd::import::ImportArgs),
+    /// Watch training here, live, beside another device's session: power, progress, joules, ratios.
+    Watch(cmd::watch::WatchArgs),
+    /// Record a session headless (servers, CI): power and training to a session file, progress on stderr.
+    Record(cmd::record::RecordArgs),
     /// Train ResNet18 here, headless: per-epoch loss, accuracy and images/s (built-in trainer).
     #[cfg(feature = "train")]
     Train(cmd::train::TrainCmdArgs),
     /// Replay one or two recorded sessions in the watch screen (power, progress, joules, comparison).
     Replay(cmd::replay::ReplayArgs),
+    /// Run the study here: every batch size × epochs configuration, repeated, one session file per run.
+    #[cfg(feature = "train")]
+    Sweep(cmd::sweep::SweepArgs),
+    /// Summarise sessions: energy, time, images, J per image, static/dynamic split, ratios against the first.
+    Summary(cmd::summary::SummaryArgs),
+    /// Report a sweep: mean and 95% CI per configuration, tables by batch size and epochs, devices side by side, SVG plots.
+    Report(cmd::report::ReportArgs),
+    /// Show what a session file holds: header, channels, samples, duration, energy per channel, gaps.
+    Inspect(cmd::inspect::InspectArgs),
+    /// List the power sources on this machine: channels and scope of each, or why it is not available.
+    Sources(cmd::sources::SourcesArgs),
+    /// Turn a tegrastats or nvidia-smi log into a session file.
+    Import(cmd::import::ImportArgs),
 }

@@ -6,15 +6,23 @@ use crate::cli::{Cli, Command};
 
 pub mod import;
 pub mod inspect;
+pub mod record;
+pub mod replay;
 pub mod report;
-pub mod summary;
 pub mod sources;
+pub mod summary;
+#[cfg(feature = "train")]
+pub mod sweep;
 #[cfg(feature = "train")]
 pub mod train;
-pub mod replay;
+pub mod watch;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Watch(a) => watch::run(a),
+        Command::Record(a) => record::run(a),
+        #[cfg(feature = "train")]
+        Command::Sweep(a) => sweep::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Report(a) => report::run(a),

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::model::event::{Event, RunStatus, TrainConfig, TrainEvent};
-use crate::train::{spawn_builtin, TrainArgs};
+use crate::train::{spawn_builtin, ShapeArgs, TrainArgs};
 
 /// Exit status of a run that ran out of memory (a result, not a crash).
 pub const EXIT_OUT_OF_MEMORY: u8 = 3;
@@ -26,6 +26,8 @@ trainwatt train --data folder:~/data/plants --model resnet18 --image-size 224 --
 )]
 pub struct TrainCmdArgs {
     #[command(flatten)]
+    pub shape: ShapeArgs,
+    #[command(flatten)]
     pub train: TrainArgs,
     /// One JSON object per line: `start`, one `epoch` per epoch, then `end`
     #[arg(long)]
@@ -39,7 +41,7 @@ pub fn run(a: TrainCmdArgs) -> anyhow::Result<ExitCode> {
             .context("installing the Ctrl-C handler")?;
     }
     let (tx, rx) = mpsc::channel();
-    let handle = spawn_builtin(a.train.clone(), Instant::now(), tx, cancel)
+    let handle = spawn_builtin(a.shape.apply(a.train.clone()), Instant::now(), tx, cancel)
         .context("starting the trainer thread")?;
     let mut p = Printer::new(a.json);
     let mut end = None;

@@ -2,3 +2,4 @@
 //! channel; one thread records them to the session file and forwards them to
 //! the UI. Nothing else touches the file.
 pub mod live;
+pub mod local;

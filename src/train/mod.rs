@@ -149,6 +149,32 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
+/// Default `--batch-size`.
+pub const DEFAULT_BATCH_SIZE: u32 = 16;
+/// Default `--epochs`.
+pub const DEFAULT_EPOCHS: u32 = 5;
+
+/// The shape of one run: `train`, `record` and `watch` take these flags;
+/// `sweep` takes lists instead (`--batch-sizes`, `--epochs 1,5,10`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShapeArgs {
+    /// Images per optimiser step
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Passes over the training images
+    #[arg(long, default_value_t = DEFAULT_EPOCHS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: u32,
+}
+
+impl ShapeArgs {
+    /// The trainer options with this run's batch size and epochs.
+    pub fn apply(&self, mut t: TrainArgs) -> TrainArgs {
+        t.batch_size = self.batch_size;
+        t.epochs = self.epochs;
+        t
+    }
+}
+
 /// The built-in trainer's options. `train`, `record` and `watch` flatten these.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
@@ -159,11 +185,11 @@ pub struct TrainArgs {
     /// (CIFAR-10 binary files) or `folder:DIR` (one subfolder of PNG/JPEG images per class)
     #[arg(long, default_value = "synthetic", value_name = "SPEC")]
     pub data: DataSpec,
-    /// Images per optimiser step
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Images per optimiser step: set from [`ShapeArgs`] (`--batch-size`), or per run by `sweep`
+    #[arg(skip = DEFAULT_BATCH_SIZE)]
     pub batch_size: u32,
-    /// Passes over the training images
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Passes over the training images: set from [`ShapeArgs`] (`--epochs`), or per run by `sweep`
+    #[arg(skip = DEFAULT_EPOCHS)]
     pub epochs: u32,
     /// Learning rate (SGD)
     #[arg(long, default_value_t = 0.01)]
@@ -210,8 +236,8 @@ impl Default for TrainArgs {
             data: DataSpec::Synthetic {
                 images: SYNTHETIC_DEFAULT_IMAGES,
             },
-            batch_size: 16,
-            epochs: 5,
+            batch_size: DEFAULT_BATCH_SIZE,
+            epochs: DEFAULT_EPOCHS,
             lr: 0.01,
             momentum: 0.9,
             weight_decay: 5e-4,

@@ -1,0 +1,154 @@
+//! `trainwatt record`: the headless twin of `watch`, for servers and CI. Same
+//! options; a one-line progress display on stderr; the session file as output.
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::app::PaneState;
+use crate::model::event::RunStatus;
+use crate::model::sample::total_is_estimate;
+use crate::session::live::Output;
+use crate::session::local::{default_session_path, LocalRun, RunArgs};
+use crate::train::{ShapeArgs, TrainArgs};
+use crate::ui::format;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  trainwatt record -o bs32.jsonl --batch-size 32 --epochs 3
+  trainwatt record --no-train --duration 60s -o idle.jsonl        # an idle baseline
+  trainwatt record -o mine.jsonl -- python train.py --epochs 10   # your own training command
+  ssh gpu-server trainwatt record --stdout | trainwatt watch --compare -")]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Session file to write (.jsonl, or .jsonl.zst compressed) [default: a new file under the user's data directory]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "stdout")]
+    pub output: Option<PathBuf>,
+    /// Stream the session to standard output instead of a file
+    #[arg(long)]
+    pub stdout: bool,
+    /// No progress line on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let output = if a.stdout {
+        Output::Stdout
+    } else {
+        Output::File(a.output.clone().unwrap_or_else(default_session_path))
+    };
+    let train = a.shape.apply(a.train.clone());
+    let result = record_one(&a.run, &train, output.clone(), !a.quiet, &stop)?;
+    if let Output::File(p) = &output {
+        eprintln!("trainwatt: session written to {}", p.display());
+    }
+    Ok(match result {
+        Some(RunStatus::Error) => ExitCode::from(1),
+        Some(RunStatus::OutOfMemory) => ExitCode::from(3),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Record one local session until it ends or `stop` is set, printing a
+/// progress line to stderr (shared with `sweep`). Returns the run status.
+pub fn record_one(
+    run: &RunArgs,
+    train: &TrainArgs,
+    output: Output,
+    progress: bool,
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<RunStatus>> {
+    let (local, rx) = LocalRun::start(run, train, output, true)?;
+    let rx = rx.expect("forwarding requested");
+    let mut pane = PaneState::new(&local.header);
+    let tty = std::io::stderr().is_terminal();
+    let every = if tty {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(10)
+    };
+    let mut last_print = Instant::now();
+    let mut cancelled = false;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(ev) => pane.apply(&ev),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if stop.load(Ordering::SeqCst) && !cancelled {
+            local.cancel();
+            cancelled = true;
+        }
+        if progress && last_print.elapsed() >= every {
+            last_print = Instant::now();
+            let line = status_line(&pane);
+            let mut err = std::io::stderr().lock();
+            if tty {
+                let _ = write!(err, "\r\x1b[K{line}");
+            } else {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+    }
+    let result = local.wait()?;
+    if progress {
+        let mut err = std::io::stderr().lock();
+        if tty {
+            let _ = write!(err, "\r\x1b[K");
+        }
+        let _ = writeln!(err, "{}", status_line(&pane));
+    }
+    Ok(result.status)
+}
+
+/// One line: time, progress, power, energy, throughput, loss, accuracy.
+pub fn status_line(p: &PaneState) -> String {
+    let est = if total_is_estimate(p.channels()) {
+        " estimate"
+    } else {
+        ""
+    };
+    let mut s = format!("{} {}", p.status().label(), format::duration(p.elapsed_s()));
+    if p.has_training() {
+        let (e, es) = p.epoch();
+        let (st, sts) = p.step();
+        s += &format!(
+            "  epoch {e}/{}  step {st}/{}",
+            es.map(|x| x.to_string()).unwrap_or("?".into()),
+            sts.map(|x| x.to_string()).unwrap_or("?".into())
+        );
+    }
+    s += &format!(
+        "  {}{est}  {}{est}",
+        p.current_w()
+            .map(format::watts)
+            .unwrap_or_else(|| "– W".into()),
+        format::joules(p.joules())
+    );
+    if let Some(ips) = p.images_per_s() {
+        s += &format!("  {ips:.0} img/s");
+    }
+    if let Some(l) = p.loss() {
+        s += &format!("  loss {l:.3}");
+    }
+    if let Some(a) = p.val_acc() {
+        s += &format!("  val acc {:.1}%", if a <= 1.0 { a * 100.0 } else { a });
+    }
+    if let Some(eta) = p.eta_s() {
+        s += &format!("  ETA {}", format::duration(eta));
+    }
+    s
+}

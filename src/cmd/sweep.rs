@@ -1,0 +1,292 @@
+//! `trainwatt sweep`: the study's experiment on this machine. Every batch size
+//! × epochs configuration, `--repeats` times, each run recorded to its own
+//! session file; OOM and failed runs are results, and an interrupted sweep
+//! resumes where it stopped.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::model::event::{Event, TrainEvent};
+use crate::record::{ReadOptions, SessionReader};
+use crate::session::live::Output;
+use crate::session::local::{parse_duration, RunArgs};
+use crate::train::TrainArgs;
+use crate::ui::format;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  trainwatt sweep --batch-sizes 2,4,8,16,32 --epochs 1,5 --repeats 5 --out sweep-here --cooldown 30s
+  trainwatt sweep --resume --out sweep-here        # after an interruption: finished runs are kept
+  trainwatt report sweep-here --plots figures")]
+pub struct SweepArgs {
+    /// Batch sizes to run (comma list)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "resume",
+        value_name = "LIST"
+    )]
+    pub batch_sizes: Vec<u32>,
+    /// Epoch counts to run (comma list)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "resume",
+        value_name = "LIST"
+    )]
+    pub epochs: Vec<u32>,
+    /// Runs per configuration (the study used 5)
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeats: u32,
+    /// Directory for the session files (one per run) and sweep.json (the plan)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Wait this long between runs so the device cools down (power depends on temperature)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub cooldown: Option<Duration>,
+    /// Continue the sweep in --out: finished runs are kept, interrupted ones are redone
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The plan written to `DIR/sweep.json`, checked on `--resume`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepPlan {
+    pub format: String,
+    pub batch_sizes: Vec<u32>,
+    pub epochs: Vec<u32>,
+    pub repeats: u32,
+    /// The command line options of the runs (model, data, source, ...), for the record.
+    pub options: Vec<String>,
+}
+
+/// One run of the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSlot {
+    pub batch_size: u32,
+    pub epochs: u32,
+    pub repeat: u32,
+}
+
+impl RunSlot {
+    pub fn file_name(&self) -> String {
+        format!(
+            "bs{}-ep{}-r{}.jsonl",
+            self.batch_size, self.epochs, self.repeat
+        )
+    }
+}
+
+/// Runs in the order they are made: repeat by repeat, so slow drift (heat,
+/// background load) spreads over every configuration instead of biasing one.
+pub fn plan_order(plan: &SweepPlan) -> Vec<RunSlot> {
+    let mut v = Vec::new();
+    for repeat in 1..=plan.repeats {
+        for &batch_size in &plan.batch_sizes {
+            for &epochs in &plan.epochs {
+                v.push(RunSlot {
+                    batch_size,
+                    epochs,
+                    repeat,
+                });
+            }
+        }
+    }
+    v
+}
+
+/// A run is done when its file holds a training outcome other than
+/// "cancelled" (completed, out of memory, error). Anything else is redone.
+pub fn run_is_done(path: &Path) -> bool {
+    let Ok(mut r) = SessionReader::open(
+        path,
+        ReadOptions {
+            lenient: true,
+            ..Default::default()
+        },
+    ) else {
+        return false;
+    };
+    let mut done = false;
+    while let Ok(Some(ev)) = r.next_event() {
+        if let Event::Train(TrainEvent::RunEnd { status, .. }) = ev {
+            done = status != crate::model::event::RunStatus::Cancelled;
+        }
+    }
+    done
+}
+
+pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    if !a.run.command.is_empty() || a.run.no_train {
+        bail!("a sweep runs the built-in trainer: drop --no-train and the command after `--`");
+    }
+    let plan_path = a.out.join("sweep.json");
+    let options = std::env::args().skip(2).collect::<Vec<_>>();
+    let plan = if a.resume {
+        let text = std::fs::read_to_string(&plan_path).with_context(|| {
+            format!(
+                "--resume: cannot read {} (start the sweep without --resume first)",
+                plan_path.display()
+            )
+        })?;
+        let saved: SweepPlan = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))?;
+        if !a.batch_sizes.is_empty()
+            && (a.batch_sizes != saved.batch_sizes || a.epochs != saved.epochs)
+        {
+            bail!(
+                "--resume: {} plans batch sizes {:?} and epochs {:?}, not the ones given; \
+                 resume without --batch-sizes/--epochs or use another --out",
+                plan_path.display(),
+                saved.batch_sizes,
+                saved.epochs
+            );
+        }
+        saved
+    } else {
+        if plan_path.exists() {
+            bail!(
+                "{} already holds a sweep: add --resume to continue it, or choose another --out",
+                a.out.display()
+            );
+        }
+        let plan = SweepPlan {
+            format: "trainwatt-sweep/1".into(),
+            batch_sizes: a.batch_sizes.clone(),
+            epochs: a.epochs.clone(),
+            repeats: a.repeats,
+            options,
+        };
+        std::fs::create_dir_all(&a.out)
+            .with_context(|| format!("cannot create {}", a.out.display()))?;
+        std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
+            .with_context(|| format!("cannot write {}", plan_path.display()))?;
+        plan
+    };
+    let slots = plan_order(&plan);
+    let total = slots.len();
+    let todo: Vec<(usize, RunSlot)> = slots
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, s)| !run_is_done(&a.out.join(s.file_name())))
+        .collect();
+    if todo.len() < total {
+        eprintln!(
+            "trainwatt sweep: {} of {total} runs already finished in {}, {} to go",
+            total - todo.len(),
+            a.out.display(),
+            todo.len()
+        );
+    }
+    let started = Instant::now();
+    let mut made = 0usize;
+    for (n, (k, slot)) in todo.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if n > 0 {
+            if let Some(c) = a.cooldown {
+                eprintln!(
+                    "trainwatt sweep: cooling down for {}",
+                    format::duration(c.as_secs_f64())
+                );
+                let end = Instant::now() + c;
+                while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+        }
+        let path = a.out.join(slot.file_name());
+        if path.exists() {
+            // An interrupted or cancelled run: keep it aside, redo it.
+            let aside = path.with_extension(format!("jsonl.interrupted-{}", unix_time()));
+            std::fs::rename(&path, &aside)?;
+        }
+        let eta = if made > 0 {
+            let per = started.elapsed().as_secs_f64() / made as f64;
+            format!(", ETA {}", format::duration(per * (todo.len() - n) as f64))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "trainwatt sweep: run {} of {total}: batch size {}, {} epochs, repeat {}{eta}",
+            k + 1,
+            slot.batch_size,
+            slot.epochs,
+            slot.repeat
+        );
+        let mut train = a.train.clone();
+        train.batch_size = slot.batch_size;
+        train.epochs = slot.epochs;
+        let status =
+            super::record::record_one(&a.run, &train, Output::File(path.clone()), true, &stop)?;
+        if let Some(s) = status {
+            eprintln!("trainwatt sweep: {} → {}", slot.file_name(), s.label());
+        }
+        made += 1;
+    }
+    if stop.load(Ordering::SeqCst) {
+        eprintln!(
+            "trainwatt sweep: stopped; continue with `trainwatt sweep --resume --out {}`",
+            a.out.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    eprintln!(
+        "trainwatt sweep: done, {total} runs in {}; tables and figures: trainwatt report {} --plots {}",
+        a.out.display(),
+        a.out.display(),
+        a.out.join("figures").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_interleaves_repeats() {
+        let plan = SweepPlan {
+            format: "trainwatt-sweep/1".into(),
+            batch_sizes: vec![2, 4],
+            epochs: vec![1],
+            repeats: 2,
+            options: vec![],
+        };
+        let names: Vec<String> = plan_order(&plan).iter().map(|s| s.file_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "bs2-ep1-r1.jsonl",
+                "bs4-ep1-r1.jsonl",
+                "bs2-ep1-r2.jsonl",
+                "bs4-ep1-r2.jsonl"
+            ]
+        );
+    }
+}

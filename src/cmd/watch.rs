@@ -1,0 +1,133 @@
+//! `trainwatt watch`: this device live (training and power) beside another
+//! device's session, replayed from a file or streamed on standard input.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::app::{self, Alignment, AppOptions, PaneFeed};
+use crate::session::live::Output;
+use crate::session::local::{default_session_path, LocalRun, RunArgs};
+use crate::train::{ShapeArgs, TrainArgs};
+
+/// The shipped session the remote pane replays by default.
+pub const DEFAULT_RECORDING: &str = "default.jsonl";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  trainwatt watch                                   # ResNet18 on synthetic data here, beside the shipped recording
+  trainwatt watch --batch-size 32 --compare server.jsonl
+  trainwatt watch -- python train.py --epochs 10    # your own training command
+  ssh gpu-server trainwatt record --stdout | trainwatt watch --compare -")]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Session shown beside the live pane; `-` reads a session streamed on standard input [default: recordings/default.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<String>,
+    /// Show the live pane alone
+    #[arg(long, conflicts_with = "compare")]
+    pub no_compare: bool,
+    /// Where to record the live session [default: a new file under the user's data directory]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Do not record the live session
+    #[arg(long, conflicts_with = "output")]
+    pub no_record: bool,
+    /// Colour theme: dark, light, high-contrast, mono, or a path to a theme file
+    #[arg(long, default_value = "dark", value_name = "NAME|PATH")]
+    pub theme: String,
+    /// Align the replayed session with the live one by elapsed time or by training progress
+    #[arg(long, value_enum, default_value = "time")]
+    pub align: Alignment,
+    /// Replay speed of the compared session (0.25 to 64)
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Skip (and count) malformed lines in the compared session
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+    // Check the compared session before starting anything.
+    let remote = if a.no_compare {
+        None
+    } else {
+        Some(match a.compare.as_deref() {
+            Some("-") => PaneFeed::from_stream("standard input".into(), Box::new(std::io::stdin()))?,
+            Some(p) => replay_feed(Path::new(p), a.lenient)?,
+            None => match default_recording() {
+                Some(p) => replay_feed(&p, a.lenient)?,
+                None => anyhow::bail!(
+                    "no recording to compare with: recordings/{DEFAULT_RECORDING} was not found \
+                     (run from the trainwatt folder, set TRAINWATT_RECORDINGS, give --compare FILE, or use --no-compare)"
+                ),
+            },
+        })
+    };
+    let output = if a.no_record {
+        Output::Discard
+    } else {
+        Output::File(a.output.clone().unwrap_or_else(default_session_path))
+    };
+    let train = a.shape.apply(a.train.clone());
+    let (local, rx) = LocalRun::start(&a.run, &train, output.clone(), true)?;
+    let mut panes = vec![PaneFeed::Live {
+        header: local.header.clone(),
+        rx: rx.expect("forwarding requested"),
+    }];
+    panes.extend(remote);
+    let opts = AppOptions {
+        theme: a.theme.clone(),
+        align: a.align,
+        speed: a.speed,
+        no_color: false,
+    };
+    let ui = app::run_terminal(panes, opts);
+    // The user quit (or the terminal went away): stop training, close the file.
+    local.cancel();
+    let result = local.wait();
+    ui?;
+    let result = result?;
+    if let Output::File(p) = &output {
+        eprintln!("trainwatt: live session recorded to {}", p.display());
+    }
+    if let Some(s) = result.status {
+        eprintln!("trainwatt: training {}", s.label());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay_feed(p: &Path, lenient: bool) -> anyhow::Result<PaneFeed> {
+    // Open once now so a missing or foreign file is reported before the TUI starts.
+    crate::record::SessionReader::open(
+        p,
+        crate::record::ReadOptions {
+            lenient,
+            ..Default::default()
+        },
+    )
+    .with_context(|| "cannot compare with this session".to_string())?;
+    Ok(PaneFeed::Replay {
+        path: p.to_path_buf(),
+        lenient,
+    })
+}
+
+/// `recordings/default.jsonl`, looked up in `$TRAINWATT_RECORDINGS`, the
+/// current directory, next to the executable's source tree.
+pub fn default_recording() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Ok(d) = std::env::var("TRAINWATT_RECORDINGS") {
+        dirs.push(d.into());
+    }
+    dirs.push(PathBuf::from("recordings"));
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings"));
+    dirs.into_iter()
+        .map(|d| d.join(DEFAULT_RECORDING))
+        .find(|p| p.is_file())
+}

@@ -1,0 +1,331 @@
+//! A training session on this machine: power sources sampled on their own
+//! threads, the trainer (built in, or the user's own command) on another, an
+//! optional idle calibration first, everything recorded by the session tee.
+//! `watch`, `record` and `sweep` all start their runs here.
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::live::{LiveSession, Output};
+use crate::model::event::{Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainConfig};
+use crate::record::Header;
+use crate::sensors::{self, Sampler, SourceArgs};
+use crate::train::{self, TrainArgs};
+
+/// Everything that describes a run on this machine (shared by watch, record, sweep).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Record power only, no training (an idle baseline, or while something else runs)
+    #[arg(long)]
+    pub no_train: bool,
+    /// Stop after this long (e.g. 90s, 5m, 1h); the default runs until training ends, or until stopped with --no-train
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Measure the idle power floor for this long before training starts (e.g. 30s); summaries then split static and dynamic energy
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_calibration: Option<Duration>,
+    /// A label for this device in comparisons and reports (default: the device model, else the host name)
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Where a wrapped command's output goes [default: next to the session file, .log]
+    #[arg(long, value_name = "FILE")]
+    pub child_log: Option<PathBuf>,
+    /// Your own training command, after `--` (argument vector, no shell). It may print progress lines (see the README's protocol)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// What the trainer thread does.
+enum Trainer {
+    #[cfg(feature = "train")]
+    Builtin(TrainArgs),
+    External(Vec<OsString>, Option<PathBuf>),
+    None,
+}
+
+/// A running local session.
+pub struct LocalRun {
+    pub header: Header,
+    pub output: Output,
+    cancel: Arc<AtomicBool>,
+    supervisor: JoinHandle<anyhow::Result<RunResult>>,
+}
+
+/// How a local session ended.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// None with --no-train.
+    pub status: Option<RunStatus>,
+    pub end: SessionEnd,
+}
+
+impl LocalRun {
+    /// Open the power sources, write the header, start sampling, and start the
+    /// trainer (after the idle calibration, if any). With `forward_to_ui`, the
+    /// returned receiver sees every event after it has been recorded.
+    pub fn start(
+        args: &RunArgs,
+        train: &TrainArgs,
+        output: Output,
+        forward_to_ui: bool,
+    ) -> anyhow::Result<(LocalRun, Option<Receiver<Event>>)> {
+        let trainer = if !args.command.is_empty() {
+            let log = args.child_log.clone().or_else(|| match &output {
+                Output::File(p) => Some(p.with_extension("log")),
+                _ => None,
+            });
+            Trainer::External(args.command.clone(), log)
+        } else if args.no_train {
+            Trainer::None
+        } else {
+            builtin(train)?
+        };
+        let sources = sensors::open_sources(&args.sources)?;
+        let interval =
+            sensors::interval_from_ms(args.sources.interval_ms).map_err(anyhow::Error::msg)?;
+        let origin = Instant::now();
+        let (tx, rx) = mpsc::channel::<Event>();
+        let sampler = Sampler::spawn(sources, interval, origin, tx.clone())?;
+        let mut header = Header::new(sampler.channels().to_vec(), args.sources.interval_ms);
+        header.device = sampler.device();
+        header.label = args.label.clone();
+        header.train = match &trainer {
+            #[cfg(feature = "train")]
+            Trainer::Builtin(t) => Some(train::train_config(t)),
+            Trainer::External(argv, _) => Some(TrainConfig {
+                model: train::external::display_command(argv),
+                dataset: "external".into(),
+                ..Default::default()
+            }),
+            Trainer::None => None,
+        };
+        let (session, ui_rx) = LiveSession::start(
+            header.clone(),
+            origin,
+            tx,
+            rx,
+            output.clone(),
+            forward_to_ui,
+        )
+        .with_context(|| format!("cannot start recording to {}", describe(&output)))?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let c = cancel.clone();
+        let idle = args.idle_calibration;
+        let duration = args.duration;
+        let supervisor = std::thread::Builder::new()
+            .name("session-supervisor".into())
+            .spawn(move || supervise(session, sampler, trainer, idle, duration, c))?;
+        Ok((
+            LocalRun {
+                header,
+                output,
+                cancel,
+                supervisor,
+            },
+            ui_rx,
+        ))
+    }
+
+    /// Ask the run to stop: the trainer stops at its next step, the file is finalised.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.supervisor.is_finished()
+    }
+
+    /// Wait until the run has ended and the file is closed.
+    pub fn wait(self) -> anyhow::Result<RunResult> {
+        self.supervisor
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the session supervisor panicked")))
+    }
+}
+
+#[cfg(feature = "train")]
+fn builtin(train: &TrainArgs) -> anyhow::Result<Trainer> {
+    Ok(Trainer::Builtin(train.clone()))
+}
+
+#[cfg(not(feature = "train"))]
+fn builtin(_train: &TrainArgs) -> anyhow::Result<Trainer> {
+    anyhow::bail!(
+        "this trainwatt was built without the `train` feature (no libtorch): \
+         wrap your own training command after `--`, record power alone with --no-train, \
+         or rebuild with default features"
+    )
+}
+
+fn describe(o: &Output) -> String {
+    match o {
+        Output::File(p) => p.display().to_string(),
+        Output::Stdout => "standard output".into(),
+        Output::Discard => "nowhere".into(),
+    }
+}
+
+/// Sleep up to `d`, waking early when `cancel` is set. Returns false when cancelled.
+fn wait_or_cancel(d: Duration, cancel: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if cancel.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+    !cancel.load(Ordering::SeqCst)
+}
+
+fn supervise(
+    session: LiveSession,
+    sampler: sensors::SamplerHandle,
+    trainer: Trainer,
+    idle: Option<Duration>,
+    duration: Option<Duration>,
+    cancel: Arc<AtomicBool>,
+) -> anyhow::Result<RunResult> {
+    let tx: Sender<Event> = session.sender();
+    let marker = |kind: MarkerKind, text: &str| {
+        Event::Marker(Marker {
+            t_s: session.t_s(),
+            kind,
+            text: text.to_string(),
+            value: None,
+        })
+    };
+    let mut go_on = true;
+    if let Some(d) = idle {
+        let _ = tx.send(marker(
+            MarkerKind::IdleStart,
+            &format!("idle calibration for {:.0} s", d.as_secs_f64()),
+        ));
+        go_on = wait_or_cancel(d, &cancel);
+        // The tee fills in the floor (mean total power over the window).
+        let _ = tx.send(marker(MarkerKind::IdleEnd, "idle floor"));
+    }
+    // --duration bounds the whole session: a watchdog cancels the trainer.
+    let deadline = duration.map(|d| Instant::now() + d);
+    let status = if !go_on {
+        None
+    } else {
+        let handle = match trainer {
+            #[cfg(feature = "train")]
+            Trainer::Builtin(t) => Some(train::spawn_builtin(
+                t,
+                session.origin,
+                tx.clone(),
+                cancel.clone(),
+            )),
+            Trainer::External(argv, log) => Some(train::spawn_external(
+                argv,
+                log,
+                session.origin,
+                tx.clone(),
+                cancel.clone(),
+            )),
+            Trainer::None => None,
+        };
+        match handle {
+            Some(Ok(h)) => {
+                while !h.is_finished() {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        cancel.store(true, Ordering::SeqCst);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Some(h.join().unwrap_or(RunStatus::Error))
+            }
+            Some(Err(e)) => {
+                let _ = tx.send(marker(
+                    MarkerKind::Error,
+                    &format!("could not start training: {e}"),
+                ));
+                Some(RunStatus::Error)
+            }
+            None => {
+                match deadline {
+                    Some(d) => {
+                        wait_or_cancel(d.saturating_duration_since(Instant::now()), &cancel);
+                    }
+                    None => {
+                        while !cancel.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                }
+                None
+            }
+        }
+    };
+    drop(tx);
+    let stats = sampler.stop();
+    let end = session.finish(stats)?;
+    Ok(RunResult { status, end })
+}
+
+/// `90`, `90s`, `1.5m`, `2h`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Duration::from_secs_f64(v * mult)),
+        _ => Err(format!(
+            "`{s}` is not a duration: use e.g. 30s, 5m, 1.5h or 500ms"
+        )),
+    }
+}
+
+/// A new session path under the user's data directory:
+/// `~/.local/share/trainwatt/sessions/YYYYMMDD-HHMMSS-HOST.jsonl`.
+pub fn default_session_path() -> PathBuf {
+    let base = directories::ProjectDirs::from("", "", "trainwatt")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let fmt = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_else(|_| "session".into());
+    base.join("sessions").join(format!(
+        "{stamp}-{}.jsonl",
+        crate::record::format::hostname()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("12").unwrap(), Duration::from_secs(12));
+        assert!(parse_duration("soon").unwrap_err().contains("30s"));
+        assert!(parse_duration("-1s").is_err());
+    }
+}
