@@ -1,0 +1,92 @@
+//! A recording survives `kill -9`: the file loads, missing at most the last
+//! second, and the torn tail (if any) is reported, not an error.
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use trainwatt::model::event::Event;
+use trainwatt::record::{ReadOptions, SessionReader};
+
+/// The `t` of the first sample row in `path`, if one is there yet.
+fn first_sample_t(path: &Path) -> Option<f64> {
+    let f = std::fs::File::open(path).ok()?;
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.ok()?;
+        if let Some(rest) = line.strip_prefix('[') {
+            return rest.split(',').next()?.parse().ok();
+        }
+    }
+    None
+}
+
+#[test]
+fn sigkill_leaves_a_readable_session_missing_at_most_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("killed.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        .args([
+            "record",
+            "--no-train",
+            "--source",
+            "estimate",
+            "--interval-ms",
+            "20",
+            "--quiet",
+            "-o",
+        ])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The header and the first sample are flushed at start; wait for them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (t0_line, seen_at) = loop {
+        if let Some(t) = first_sample_t(&path) {
+            break (t, Instant::now());
+        }
+        assert!(Instant::now() < deadline, "no sample written within 60 s");
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("record exited early with {status}: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Let it record for a while, then kill it without warning.
+    while seen_at.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ran_s = seen_at.elapsed().as_secs_f64();
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+
+    let mut r = SessionReader::open(&path, ReadOptions::default()).expect("killed session loads");
+    let events = r.collect_events().expect("no error in a killed session");
+    assert!(!r.stats.clean_end, "no closing line after kill -9");
+    let last_t = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Sample(s) => Some(s.t_s),
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    // At the kill the recorder's clock read at least t0_line + ran_s; the file
+    // is flushed at least once a second (plus scheduling slack on a busy machine).
+    assert!(
+        last_t >= t0_line + ran_s - 1.0 - 0.5,
+        "last sample at {last_t:.3} s, kill at ≥ {:.3} s: more than a second lost",
+        t0_line + ran_s
+    );
+    // `inspect` reads it too and says it did not end cleanly.
+    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        .arg("inspect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("did not end cleanly"), "{text}");
+}
