@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::app::{self, Alignment, AppOptions, PaneFeed};
+use super::replay::TuiArgs;
+use crate::app::{self, PaneFeed};
 use crate::session::live::Output;
 use crate::session::local::{default_session_path, LocalRun, RunArgs};
 use crate::train::{ShapeArgs, TrainArgs};
@@ -38,21 +39,15 @@ pub struct WatchArgs {
     /// Do not record the live session
     #[arg(long, conflicts_with = "output")]
     pub no_record: bool,
-    /// Colour theme: dark, light, high-contrast, mono, or a path to a theme file
-    #[arg(long, default_value = "dark", value_name = "NAME|PATH")]
-    pub theme: String,
-    /// Align the replayed session with the live one by elapsed time or by training progress
-    #[arg(long, value_enum, default_value = "time")]
-    pub align: Alignment,
-    /// Replay speed of the compared session (0.25 to 64)
-    #[arg(long, default_value_t = 1.0)]
-    pub speed: f64,
+    #[command(flatten)]
+    pub tui: TuiArgs,
     /// Skip (and count) malformed lines in the compared session
     #[arg(long)]
     pub lenient: bool,
 }
 
 pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+    a.tui.init_logging();
     // Check the compared session before starting anything.
     let remote = if a.no_compare {
         None
@@ -81,13 +76,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         rx: rx.expect("forwarding requested"),
     }];
     panes.extend(remote);
-    let opts = AppOptions {
-        theme: a.theme.clone(),
-        align: a.align,
-        speed: a.speed,
-        no_color: false,
-    };
-    let ui = app::run_terminal(panes, opts);
+    let ui = app::run_terminal(panes, a.tui.options());
     // The user quit (or the terminal went away): stop training, close the file.
     local.cancel();
     let result = local.wait();
