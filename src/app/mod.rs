@@ -5,6 +5,7 @@ pub mod compare;
 pub mod keymap;
 pub mod msg;
 pub mod pane;
+pub mod progress;
 pub mod run;
 pub mod series;
 pub mod state;
