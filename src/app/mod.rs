@@ -5,6 +5,7 @@ pub mod compare;
 pub mod keymap;
 pub mod msg;
 pub mod pane;
+pub mod progress;
 pub mod run;
 pub mod series;
 pub mod state;
@@ -88,5 +89,62 @@ impl Default for AppOptions {
             speed: 1.0,
             no_color: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample::{Channel, Role, Sample, Scope};
+    use crate::record::SessionWriter;
+
+    #[test]
+    fn a_streamed_session_becomes_a_live_feed() {
+        let h = Header::new(
+            vec![Channel::power("gpu0", Scope::GpuOnly, Role::Total, "nvml")],
+            100.0,
+        );
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = SessionWriter::to_stream(Box::new(Shared(buf.clone())), &h).unwrap();
+        for i in 0..5 {
+            w.write_event(&Event::Sample(Sample {
+                t_s: i as f64 * 0.1,
+                values: vec![Some(200.0)],
+            }))
+            .unwrap();
+        }
+        w.finish(None).unwrap();
+        let bytes = buf.lock().unwrap().clone();
+        let feed =
+            PaneFeed::from_stream("-".into(), Box::new(std::io::Cursor::new(bytes))).unwrap();
+        let PaneFeed::Live { header, rx } = feed else {
+            panic!("a stream is a live feed");
+        };
+        assert_eq!(header.channels[0].name, "gpu0");
+        // The reader thread drops its sender at the end of the stream.
+        let events: Vec<Event> = rx.iter().collect();
+        assert_eq!(events.len(), 5);
+    }
+
+    #[test]
+    fn a_stream_that_is_not_a_session_is_refused_with_the_reason() {
+        let e = PaneFeed::from_stream(
+            "-".into(),
+            Box::new(std::io::Cursor::new(b"RAM 1/2MB\n".to_vec())),
+        )
+        .err()
+        .expect("not a session");
+        assert_eq!(e.file, "-");
+        assert_eq!(e.line, Some(1));
     }
 }

@@ -5,10 +5,11 @@
 //! Every event is applied in O(channels): the history kept is a fixed ring of
 //! one-second buckets, and energy comes from the incremental ledger.
 use crate::model::energy::{gap_threshold_s, EnergyLedger};
-use crate::model::event::{Event, MarkerKind, RunStatus, TrainEvent};
+use crate::model::event::{Event, MarkerKind, RunStatus};
 use crate::model::sample::{total_is_estimate, total_scope_label, Channel, Role, Unit};
 use crate::record::Header;
 
+use super::progress::RunProgress;
 use super::series::PowerSeries;
 
 /// Seconds of total power kept for the sparkline (10 minutes).
@@ -73,9 +74,6 @@ pub struct PaneState {
     pub scope_label: String,
     /// The total contains an estimate: shown with the word "estimate".
     pub estimate: bool,
-    pub model: Option<String>,
-    pub dataset: Option<String>,
-    pub batch_size: Option<u32>,
     channels: Vec<Channel>,
     total_idx: Vec<usize>,
     gap_s: f64,
@@ -87,21 +85,7 @@ pub struct PaneState {
     peak_w: Option<f64>,
     elapsed_s: f64,
     last_sample_t: Option<f64>,
-    // Training progress.
-    epochs: Option<u32>,
-    steps_per_epoch: Option<u32>,
-    epoch: u32,
-    step: u32,
-    epoch_done: bool,
-    run_start_t: Option<f64>,
-    run_start_joules: f64,
-    run_end_t: Option<f64>,
-    images: Option<u64>,
-    images_per_s: Option<f64>,
-    loss: Option<f64>,
-    val_acc: Option<f64>,
-    run_status: Option<RunStatus>,
-    run_message: Option<String>,
+    train: RunProgress,
     session_ended: bool,
     gap_markers: u64,
     last_gap_note: Option<String>,
@@ -135,9 +119,6 @@ impl PaneState {
             label: header.label.clone(),
             scope_label: total_scope_label(&channels),
             estimate: total_is_estimate(&channels),
-            model: train.map(|t| t.model.clone()),
-            dataset: train.map(|t| t.dataset.clone()),
-            batch_size: train.and_then(|t| t.batch_size),
             total_idx,
             gap_s: gap_threshold_s(header.interval_ms),
             ledger: EnergyLedger::new(&channels, header.interval_ms),
@@ -148,20 +129,7 @@ impl PaneState {
             peak_w: None,
             elapsed_s: 0.0,
             last_sample_t: None,
-            epochs: train.and_then(|t| t.epochs),
-            steps_per_epoch: train.and_then(|t| t.steps_per_epoch),
-            epoch: 0,
-            step: 0,
-            epoch_done: false,
-            run_start_t: None,
-            run_start_joules: 0.0,
-            run_end_t: None,
-            images: None,
-            images_per_s: None,
-            loss: None,
-            val_acc: None,
-            run_status: None,
-            run_message: None,
+            train: RunProgress::from_config(train),
             session_ended: false,
             gap_markers: 0,
             last_gap_note: None,
@@ -212,7 +180,10 @@ impl PaneState {
                     }
                 }
             }
-            Event::Train(te) => self.apply_train(te),
+            Event::Train(te) => {
+                let j = self.joules();
+                self.train.apply(te, j);
+            }
             Event::Marker(m) => match m.kind {
                 MarkerKind::SensorGap => {
                     self.gap_markers += 1;
@@ -225,79 +196,6 @@ impl PaneState {
                 MarkerKind::Note | MarkerKind::IdleStart => {}
             },
             Event::End(_) => self.session_ended = true,
-        }
-    }
-
-    fn apply_train(&mut self, te: &TrainEvent) {
-        match te {
-            TrainEvent::RunStart { t_s, config } => {
-                self.run_start_t = Some(*t_s);
-                self.run_start_joules = self.joules();
-                self.epochs = config.epochs.or(self.epochs);
-                self.steps_per_epoch = config.steps_per_epoch.or(self.steps_per_epoch);
-                self.model = Some(config.model.clone());
-                self.dataset = Some(config.dataset.clone());
-                self.batch_size = config.batch_size.or(self.batch_size);
-            }
-            TrainEvent::Step {
-                t_s,
-                epoch,
-                step,
-                steps_per_epoch,
-                loss,
-                images_per_s,
-                images,
-            } => {
-                self.run_start_t.get_or_insert(*t_s);
-                self.epoch = *epoch;
-                self.step = *step;
-                self.epoch_done = false;
-                if steps_per_epoch.is_some() {
-                    self.steps_per_epoch = *steps_per_epoch;
-                }
-                if loss.is_some() {
-                    self.loss = *loss;
-                }
-                if images_per_s.is_some() {
-                    self.images_per_s = *images_per_s;
-                }
-                if images.is_some() {
-                    self.images = *images;
-                }
-            }
-            TrainEvent::EpochEnd {
-                t_s,
-                epoch,
-                train_loss,
-                val_acc,
-                images,
-                ..
-            } => {
-                self.run_start_t.get_or_insert(*t_s);
-                self.epoch = *epoch;
-                self.epoch_done = true;
-                if let Some(spe) = self.steps_per_epoch {
-                    self.step = spe;
-                }
-                if val_acc.is_some() {
-                    self.val_acc = *val_acc;
-                }
-                if self.loss.is_none() {
-                    self.loss = *train_loss;
-                }
-                if images.is_some() {
-                    self.images = *images;
-                }
-            }
-            TrainEvent::RunEnd {
-                t_s,
-                status,
-                message,
-            } => {
-                self.run_end_t = Some(*t_s);
-                self.run_status = Some(status.clone());
-                self.run_message = message.clone();
-            }
         }
     }
 
@@ -317,7 +215,7 @@ impl PaneState {
     // ---- getters -------------------------------------------------------
 
     pub fn status(&self) -> PaneStatus {
-        match &self.run_status {
+        match &self.train.status {
             Some(RunStatus::Completed) => PaneStatus::Finished,
             Some(RunStatus::OutOfMemory) => PaneStatus::OutOfMemory,
             Some(RunStatus::Error) => PaneStatus::Error,
@@ -332,11 +230,12 @@ impl PaneState {
 
     /// The message a failed run ended with, or the latest error marker.
     pub fn error_text(&self) -> Option<&str> {
-        self.run_message
+        self.train
+            .message
             .as_deref()
             .filter(|_| {
                 matches!(
-                    self.run_status,
+                    self.train.status,
                     Some(RunStatus::Error | RunStatus::OutOfMemory)
                 )
             })
@@ -408,59 +307,44 @@ impl PaneState {
         self.idle_floor_w
     }
 
+    /// The training run as folded so far.
+    pub fn run(&self) -> &RunProgress {
+        &self.train
+    }
+
     /// Whether training events have been seen (or announced in the header).
     pub fn has_training(&self) -> bool {
-        self.run_start_t.is_some() || self.epochs.is_some()
+        self.train.has_training()
     }
 
     /// Fraction of the whole run done, 0..=1, when the run's size is known.
     pub fn progress(&self) -> Option<f64> {
-        if self.run_status == Some(RunStatus::Completed) {
-            return Some(1.0);
-        }
-        let epochs = self.epochs.filter(|&e| e > 0)? as f64;
-        let done = if self.epoch_done {
-            self.epoch as f64
-        } else {
-            self.epoch.saturating_sub(1) as f64
-        };
-        let within = match (self.epoch_done, self.steps_per_epoch) {
-            (false, Some(spe)) if spe > 0 && self.epoch > 0 => {
-                (self.step as f64 / spe as f64).min(1.0)
-            }
-            _ => 0.0,
-        };
-        Some(((done + within) / epochs).clamp(0.0, 1.0))
+        self.train.fraction()
     }
 
     /// (current epoch, epochs): the epoch gauge.
     pub fn epoch(&self) -> (u32, Option<u32>) {
-        (self.epoch, self.epochs)
+        (self.train.epoch, self.train.epochs)
     }
 
     /// Epochs completed (the epoch gauge's fill).
     pub fn epochs_done(&self) -> u32 {
-        if self.epoch_done || self.run_status == Some(RunStatus::Completed) {
-            self.epoch
-        } else {
-            self.epoch.saturating_sub(1)
-        }
+        self.train.epochs_done()
     }
 
     /// (step within the epoch, steps per epoch): the step gauge.
     pub fn step(&self) -> (u32, Option<u32>) {
-        (self.step, self.steps_per_epoch)
+        (self.train.step, self.train.steps_per_epoch)
     }
 
     /// Seconds of training so far (from the run start to now or its end).
     pub fn train_elapsed_s(&self) -> Option<f64> {
-        let start = self.run_start_t?;
-        Some((self.run_end_t.unwrap_or(self.elapsed_s) - start).max(0.0))
+        self.train.elapsed_s(self.elapsed_s)
     }
 
     /// Energy since the training run started (all of it when no run started).
     pub fn train_joules(&self) -> f64 {
-        self.joules() - self.run_start_joules
+        self.joules() - self.train.start_joules
     }
 
     /// Estimated seconds left, from the mean rate of progress so far.
@@ -479,29 +363,26 @@ impl PaneState {
     }
 
     pub fn images(&self) -> Option<u64> {
-        self.images
+        self.train.images
     }
 
     pub fn images_per_s(&self) -> Option<f64> {
-        self.images_per_s.or_else(|| {
-            let spent = self.train_elapsed_s()?;
-            let n = self.images? as f64;
-            (spent > 0.0).then(|| n / spent)
-        })
+        self.train.images_per_s(self.elapsed_s)
     }
 
+    /// Energy of the training run per image processed.
     pub fn joules_per_image(&self) -> Option<f64> {
-        let n = self.images.filter(|&n| n > 0)?;
-        Some(self.joules() / n as f64)
+        let n = self.train.images.filter(|&n| n > 0)?;
+        Some(self.train_joules() / n as f64)
     }
 
     pub fn loss(&self) -> Option<f64> {
-        self.loss
+        self.train.loss
     }
 
     /// Validation accuracy of the latest epoch, 0..=1.
     pub fn val_acc(&self) -> Option<f64> {
-        self.val_acc
+        self.train.val_acc
     }
 
     /// Total power in one-second buckets, newest last.
@@ -536,7 +417,7 @@ impl PaneState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::event::{Marker, TrainConfig};
+    use crate::model::event::{Marker, TrainConfig, TrainEvent};
     use crate::model::sample::{Sample, Scope};
 
     fn header() -> Header {
@@ -580,13 +461,13 @@ mod tests {
     fn folds_power_energy_and_progress() {
         let mut p = PaneState::new(&header());
         assert_eq!(p.current_w(), None);
-        for i in 0..=100 {
-            p.apply(&sample(i as f64 * 0.1, Some(5.0)));
-        }
         p.apply(&Event::Train(TrainEvent::RunStart {
             t_s: 0.0,
             config: TrainConfig::default(),
         }));
+        for i in 0..=100 {
+            p.apply(&sample(i as f64 * 0.1, Some(5.0)));
+        }
         p.apply(&step(10.0, 1, 5));
         assert!((p.joules() - 50.0).abs() < 1e-9);
         assert_eq!(p.current_w(), Some(5.0));

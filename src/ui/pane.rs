@@ -19,6 +19,7 @@ use crate::model::sample::{Scope, Unit};
 enum Row {
     Stats,
     Energy,
+    Gaps,
     Problem,
     NoTraining,
     Epoch,
@@ -30,9 +31,10 @@ enum Row {
 }
 
 /// (row, priority: lower is kept first) in display order.
-const ROWS: [(Row, u8); 10] = [
+const ROWS: [(Row, u8); 11] = [
     (Row::Stats, 0),
     (Row::Energy, 0),
+    (Row::Gaps, 1),
     (Row::Problem, 1),
     (Row::NoTraining, 2),
     (Row::Epoch, 4),
@@ -69,6 +71,7 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
                 || (view.feed_closed && p.status().is_running())
         }
         Row::NoTraining => !p.has_training(),
+        Row::Gaps => p.gaps() > 0 || p.uncovered_s() > 0.0,
         Row::Epoch | Row::Step | Row::Run | Row::Time | Row::Loss => p.has_training(),
         _ => true,
     };
@@ -245,18 +248,20 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
                 spans.push(Span::raw("  "));
                 spans.push(Span::styled(" estimate ", theme.estimate));
             }
-            if p.gaps() > 0 {
-                spans.push(Span::styled(
-                    format!(
-                        "  {} gap{} · {} uncovered",
-                        p.gaps(),
-                        if p.gaps() == 1 { "" } else { "s" },
-                        duration(p.uncovered_s())
-                    ),
-                    theme.warning,
-                ));
-            }
             Line::from(spans)
+        }
+        Row::Gaps => {
+            let n = p.gaps();
+            let mut text = format!(
+                "sensor gap{}: {n} · {} uncovered (not integrated)",
+                if n == 1 { "" } else { "s" },
+                duration(p.uncovered_s())
+            );
+            if let Some(note) = p.last_gap_note() {
+                text.push_str(" · ");
+                text.push_str(note);
+            }
+            Line::from(Span::styled(text, theme.warning))
         }
         Row::Problem => {
             let text = if let Some(e) = &view.feed_error {

@@ -1,0 +1,201 @@
+//! A training run folded from its events: epoch, step, images, loss,
+//! accuracy, start and end, and the fraction of the run done.
+use crate::model::event::{RunStatus, TrainConfig, TrainEvent};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunProgress {
+    pub model: Option<String>,
+    pub dataset: Option<String>,
+    pub batch_size: Option<u32>,
+    pub epochs: Option<u32>,
+    pub steps_per_epoch: Option<u32>,
+    /// Current (1-based) epoch; 0 before the first step.
+    pub epoch: u32,
+    /// Steps done in the current epoch.
+    pub step: u32,
+    /// The current epoch has ended.
+    pub epoch_done: bool,
+    pub start_t: Option<f64>,
+    /// Session energy when the run started (energy before it is not the run's).
+    pub start_joules: f64,
+    pub end_t: Option<f64>,
+    pub images: Option<u64>,
+    pub images_per_s: Option<f64>,
+    pub loss: Option<f64>,
+    pub val_acc: Option<f64>,
+    pub status: Option<RunStatus>,
+    pub message: Option<String>,
+}
+
+impl RunProgress {
+    /// What the session header announces about the run.
+    pub fn from_config(cfg: Option<&TrainConfig>) -> Self {
+        RunProgress {
+            model: cfg.map(|t| t.model.clone()),
+            dataset: cfg.map(|t| t.dataset.clone()),
+            batch_size: cfg.and_then(|t| t.batch_size),
+            epochs: cfg.and_then(|t| t.epochs),
+            steps_per_epoch: cfg.and_then(|t| t.steps_per_epoch),
+            ..Default::default()
+        }
+    }
+
+    /// Fold one training event; `joules_now` is the session's energy so far.
+    pub fn apply(&mut self, te: &TrainEvent, joules_now: f64) {
+        match te {
+            TrainEvent::RunStart { t_s, config } => {
+                self.start_t = Some(*t_s);
+                self.start_joules = joules_now;
+                self.epochs = config.epochs.or(self.epochs);
+                self.steps_per_epoch = config.steps_per_epoch.or(self.steps_per_epoch);
+                self.model = Some(config.model.clone());
+                self.dataset = Some(config.dataset.clone());
+                self.batch_size = config.batch_size.or(self.batch_size);
+            }
+            TrainEvent::Step {
+                t_s,
+                epoch,
+                step,
+                steps_per_epoch,
+                loss,
+                images_per_s,
+                images,
+            } => {
+                self.start_t.get_or_insert(*t_s);
+                self.epoch = *epoch;
+                self.step = *step;
+                self.epoch_done = false;
+                if steps_per_epoch.is_some() {
+                    self.steps_per_epoch = *steps_per_epoch;
+                }
+                if loss.is_some() {
+                    self.loss = *loss;
+                }
+                if images_per_s.is_some() {
+                    self.images_per_s = *images_per_s;
+                }
+                if images.is_some() {
+                    self.images = *images;
+                }
+            }
+            TrainEvent::EpochEnd {
+                t_s,
+                epoch,
+                train_loss,
+                val_acc,
+                images,
+                ..
+            } => {
+                self.start_t.get_or_insert(*t_s);
+                self.epoch = *epoch;
+                self.epoch_done = true;
+                if let Some(spe) = self.steps_per_epoch {
+                    self.step = spe;
+                }
+                if val_acc.is_some() {
+                    self.val_acc = *val_acc;
+                }
+                if self.loss.is_none() {
+                    self.loss = *train_loss;
+                }
+                if images.is_some() {
+                    self.images = *images;
+                }
+            }
+            TrainEvent::RunEnd {
+                t_s,
+                status,
+                message,
+            } => {
+                self.end_t = Some(*t_s);
+                self.status = Some(status.clone());
+                self.message = message.clone();
+            }
+        }
+    }
+
+    /// Whether training events have been seen (or announced in the header).
+    pub fn has_training(&self) -> bool {
+        self.start_t.is_some() || self.epochs.is_some()
+    }
+
+    /// Fraction of the whole run done, 0..=1, when the run's size is known.
+    pub fn fraction(&self) -> Option<f64> {
+        if self.status == Some(RunStatus::Completed) {
+            return Some(1.0);
+        }
+        let epochs = self.epochs.filter(|&e| e > 0)? as f64;
+        let within = match (self.epoch_done, self.steps_per_epoch) {
+            (false, Some(spe)) if spe > 0 && self.epoch > 0 => {
+                (self.step as f64 / spe as f64).min(1.0)
+            }
+            _ => 0.0,
+        };
+        Some(((self.epochs_done() as f64 + within) / epochs).clamp(0.0, 1.0))
+    }
+
+    /// Epochs completed.
+    pub fn epochs_done(&self) -> u32 {
+        if self.epoch_done || self.status == Some(RunStatus::Completed) {
+            self.epoch
+        } else {
+            self.epoch.saturating_sub(1)
+        }
+    }
+
+    /// Seconds of training from the run start to `now_s` or the run's end.
+    pub fn elapsed_s(&self, now_s: f64) -> Option<f64> {
+        let start = self.start_t?;
+        Some((self.end_t.unwrap_or(now_s) - start).max(0.0))
+    }
+
+    /// Images per second as reported, or the mean since the start.
+    pub fn images_per_s(&self, now_s: f64) -> Option<f64> {
+        self.images_per_s.or_else(|| {
+            let spent = self.elapsed_s(now_s)?;
+            let n = self.images? as f64;
+            (spent > 0.0).then(|| n / spent)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fraction_counts_finished_epochs_and_steps() {
+        let mut p = RunProgress::from_config(Some(&TrainConfig {
+            epochs: Some(4),
+            steps_per_epoch: Some(10),
+            ..Default::default()
+        }));
+        assert_eq!(p.fraction(), Some(0.0));
+        let step = |epoch, step| TrainEvent::Step {
+            t_s: 1.0,
+            epoch,
+            step,
+            steps_per_epoch: None,
+            loss: None,
+            images_per_s: None,
+            images: Some(80),
+        };
+        p.apply(&step(2, 5), 0.0);
+        assert_eq!(p.fraction(), Some(0.375));
+        assert_eq!(p.epochs_done(), 1);
+        p.apply(
+            &TrainEvent::EpochEnd {
+                t_s: 2.0,
+                epoch: 2,
+                train_loss: Some(0.5),
+                train_acc: None,
+                val_acc: Some(0.6),
+                images: None,
+            },
+            0.0,
+        );
+        assert_eq!(p.fraction(), Some(0.5));
+        assert_eq!(p.loss, Some(0.5));
+        assert_eq!(p.images_per_s(3.0), Some(40.0));
+    }
+}
