@@ -126,7 +126,7 @@ fn render(
         o,
         "samples     {} over {:.1} s ({} training events, {} markers)",
         ledger.samples,
-        ledger.span_s().max(last_t * 0.0 + ledger.span_s()),
+        ledger.span_s().max(last_t),
         train_events,
         markers
     );
