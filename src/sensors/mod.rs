@@ -127,7 +127,7 @@ pub struct SourceArgs {
     /// and adds rapl beside nvml (GPU + CPU package is the fair server figure).
     #[arg(long = "source", default_value = "auto")]
     pub source: String,
-    /// Sampling interval in ms (default 100)
+    /// Sampling interval in ms
     #[arg(long = "interval-ms", default_value_t = 100.0)]
     pub interval_ms: f64,
     /// CPU estimate: watts at 0% utilisation [default: 10]
