@@ -74,6 +74,17 @@ fn measure(label: &str, args: &SourceArgs, hz: f64, seconds: f64) -> Row {
     }
 }
 
+/// CPU time of one `read` alone, without threads or channels (µs).
+fn read_only_us(args: &SourceArgs, n: u32) -> f64 {
+    let mut sources = open_sources(args).expect("open");
+    let s = &mut sources[0];
+    let c0 = cpu_s();
+    for _ in 0..n {
+        let _ = std::hint::black_box(s.read());
+    }
+    (cpu_s() - c0) / n as f64 * 1e6
+}
+
 fn fake_trees(root: &Path) {
     ina3221::fake::iio(
         root,
@@ -118,6 +129,16 @@ fn main() {
         "{:<30} {:>7} {:>8} {:>9} {:>10} {:>7} {:>9} {:>14}",
         "source", "target", "wall s", "samples", "achieved", "missed", "CPU ms", "% of one core"
     );
+    for (label, src) in cases {
+        let args = SourceArgs {
+            source: src.into(),
+            ..base.clone()
+        };
+        println!(
+            "{label:<30} one read alone: {:.1} µs CPU",
+            read_only_us(&args, 20_000)
+        );
+    }
     for hz in [10.0, 1000.0] {
         for (label, src) in cases {
             let args = SourceArgs {
