@@ -122,13 +122,6 @@ fn main() {
         ("ina3221 (fake iio, 3 rails)", "ina3221"),
         ("rapl (fake, 3 zones)", "rapl"),
     ];
-    println!(
-        "sampler cost in steady state, CPU time of the whole process (sampler thread + receiver)"
-    );
-    println!(
-        "{:<30} {:>7} {:>8} {:>9} {:>10} {:>7} {:>9} {:>14}",
-        "source", "target", "wall s", "samples", "achieved", "missed", "CPU ms", "% of one core"
-    );
     for (label, src) in cases {
         let args = SourceArgs {
             source: src.into(),
@@ -139,6 +132,13 @@ fn main() {
             read_only_us(&args, 20_000)
         );
     }
+    println!(
+        "sampler cost in steady state, CPU time of the whole process (sampler thread + receiver)"
+    );
+    println!(
+        "{:<30} {:>7} {:>8} {:>9} {:>10} {:>7} {:>9} {:>14}",
+        "source", "target", "wall s", "samples", "achieved", "missed", "CPU ms", "% of one core"
+    );
     for hz in [10.0, 1000.0] {
         for (label, src) in cases {
             let args = SourceArgs {
