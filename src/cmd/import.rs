@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use crate::model::event::Event;
 use crate::record::SessionWriter;
 use crate::sensors::import_report::Imported;
-use crate::sensors::nvidia_smi_csv::{import_nvidia_smi, CsvImportOptions};
+use crate::sensors::nvidia_smi_import::{import_nvidia_smi, CsvImportOptions};
 use crate::sensors::tegrastats_log::{import_tegrastats, TegraImportOptions};
 
 #[derive(Debug, clap::Args)]

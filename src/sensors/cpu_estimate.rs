@@ -98,6 +98,7 @@ pub struct CpuEstimateSource {
     last: Option<CpuTimes>,
     interval: Option<Duration>,
     buf: String,
+    file: Option<std::fs::File>,
 }
 
 impl CpuEstimateSource {
@@ -123,6 +124,7 @@ impl CpuEstimateSource {
             last: Some(first),
             interval,
             buf: String::with_capacity(4096),
+            file: None,
         })
     }
 
@@ -155,12 +157,23 @@ impl PowerSource for CpuEstimateSource {
 }
 
 impl CpuEstimateSource {
+    /// Re-reads the kept-open file from offset 0 (procfs regenerates it), so a
+    /// reading costs a seek and a read, not an open and a close too.
     fn read_times(&mut self) -> Result<CpuTimes, SensorError> {
-        use std::io::Read;
+        use std::io::{Read, Seek, SeekFrom};
         self.buf.clear();
-        std::fs::File::open(&self.path)
-            .and_then(|mut f| f.read_to_string(&mut self.buf))
-            .map_err(|e| SensorError::read(NAME, self.path.display().to_string(), e))?;
+        let r = match self.file.as_mut() {
+            Some(f) => f.seek(SeekFrom::Start(0)).map(|_| ()),
+            None => std::fs::File::open(&self.path).map(|f| self.file = Some(f)),
+        }
+        .and_then(|_| match self.file.as_mut() {
+            Some(f) => f.read_to_string(&mut self.buf),
+            None => Ok(0),
+        });
+        if let Err(e) = r {
+            self.file = None;
+            return Err(SensorError::read(NAME, self.path.display().to_string(), e));
+        }
         parse_proc_stat(&self.buf).ok_or_else(|| {
             SensorError::read(NAME, self.path.display().to_string(), "no `cpu` line")
         })

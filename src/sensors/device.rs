@@ -7,14 +7,15 @@ use crate::record::DeviceInfo;
 /// Host facts under `proc_root` (normally `/proc`) and `etc_root` (normally `/`,
 /// for `/var/lib/nvpmodel/status`).
 pub fn host_device_info(proc_root: &Path, root: &Path) -> DeviceInfo {
-    let mut d = DeviceInfo::default();
-    d.model = read_trimmed(&proc_root.join("device-tree/model"));
-    d.cpu = std::fs::read_to_string(proc_root.join("cpuinfo"))
-        .ok()
-        .and_then(|s| cpu_model(&s));
-    d.power_mode =
-        read_trimmed(&root.join("var/lib/nvpmodel/status")).map(|s| format!("nvpmodel {s}"));
-    d
+    DeviceInfo {
+        model: read_trimmed(&proc_root.join("device-tree/model")),
+        cpu: std::fs::read_to_string(proc_root.join("cpuinfo"))
+            .ok()
+            .and_then(|s| cpu_model(&s)),
+        power_mode: read_trimmed(&root.join("var/lib/nvpmodel/status"))
+            .map(|s| format!("nvpmodel {s}")),
+        ..Default::default()
+    }
 }
 
 fn read_trimmed(p: &Path) -> Option<String> {

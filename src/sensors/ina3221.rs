@@ -110,10 +110,12 @@ fn iio_rails(dir: &Path) -> Vec<Ina3221Rail> {
         .filter_map(|k| {
             let label = read_text(&dir.join(format!("rail_name_{k}")))?;
             let p = dir.join(format!("in_power{k}_input"));
-            (!label.is_empty() && !is_placeholder_rail(&label) && p.exists()).then(|| Ina3221Rail {
-                label,
-                files: RailFiles::PowerMw(p),
-            })
+            (!label.is_empty() && !is_placeholder_rail(&label) && p.exists()).then_some(
+                Ina3221Rail {
+                    label,
+                    files: RailFiles::PowerMw(p),
+                },
+            )
         })
         .collect()
 }
@@ -131,7 +133,7 @@ fn hwmon_rails(dir: &Path) -> Vec<Ina3221Rail> {
                 && !sum_label
                 && mv.exists()
                 && ma.exists())
-            .then(|| Ina3221Rail {
+            .then_some(Ina3221Rail {
                 label,
                 files: RailFiles::VoltCurrent { mv, ma },
             })

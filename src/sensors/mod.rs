@@ -20,6 +20,7 @@ pub mod import_report;
 pub mod ina3221;
 pub mod jetson_rails;
 pub mod nvidia_smi_csv;
+pub mod nvidia_smi_import;
 pub mod nvml;
 pub mod rapl;
 pub mod sampler;
@@ -104,8 +105,8 @@ pub trait PowerSource: Send {
     fn interval_override(&self) -> Option<Duration> {
         None
     }
-    /// Called once on the source's thread before the first `read`, with the
-    /// interval in use (tegrastats starts its child here, counters prime).
+    /// Called once by `Sampler::spawn` before the source's thread starts, with
+    /// the interval in use (counters prime here so the first reading covers one interval).
     /// A streaming source returns a handle that unblocks `read` from another thread.
     fn start(&mut self, _interval: Duration) -> Result<Option<StopHandle>, SensorError> {
         Ok(None)
@@ -126,7 +127,7 @@ pub struct SourceArgs {
     /// and adds rapl beside nvml (GPU + CPU package is the fair server figure).
     #[arg(long = "source", default_value = "auto")]
     pub source: String,
-    /// Sampling interval in ms (default 100)
+    /// Sampling interval in ms
     #[arg(long = "interval-ms", default_value_t = 100.0)]
     pub interval_ms: f64,
     /// CPU estimate: watts at 0% utilisation [default: 10]

@@ -64,6 +64,9 @@ pub struct TegrastatsSource {
 
 impl TegrastatsSource {
     /// Start `tegrastats --interval N` and read its first line for the rails.
+    /// The child gets `PR_SET_PDEATHSIG`, which fires when the *thread* that
+    /// spawned it exits: call this from a thread that lives as long as the
+    /// session (the main thread), not from a short-lived helper thread.
     pub fn open(bin: Option<&Path>, interval: Option<Duration>) -> Result<Self, SensorError> {
         let interval = interval.unwrap_or(Duration::from_millis(100));
         let bin = find_binary(bin).ok_or_else(|| {
