@@ -196,3 +196,49 @@ fn sigterm_restores_the_terminal() {
     assert_eq!(t.display("#{alternate_on}"), "0", "alternate screen left");
     assert_eq!(t.display("#{cursor_flag}"), "1", "cursor shown again");
 }
+
+/// When the terminal goes away (ssh drops, tmux is killed), trainwatt must
+/// exit, not spin: crossterm's reader loops forever on a hung-up terminal.
+#[test]
+fn a_vanished_terminal_ends_the_program() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nano.jsonl");
+    let (h, evs) = session(&Spec::nano());
+    support::write(&file, &h, &evs);
+    let t = Tmux {
+        socket: format!("trainwatt-test-hup-{}", std::process::id()),
+    };
+    t.cmd(&["new-session", "-d", "-s", "tw", "-x", "100", "-y", "30"]);
+    let cmd = format!(
+        "exec '{}' replay '{}' --log '{}'",
+        env!("CARGO_BIN_EXE_trainwatt"),
+        file.display(),
+        dir.path().join("log").display()
+    );
+    t.cmd(&["respawn-pane", "-k", "-t", "tw", &cmd]);
+    t.wait_for("the replay screen", |s| s.contains("REPLAY ▶ 1×"));
+    let pid: i32 = t.display("#{pane_pid}").parse().expect("trainwatt's pid");
+    // Take the terminal away; the process must be gone soon after.
+    let _ = Command::new("tmux")
+        .args(["-L", &t.socket, "kill-server"])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "));
+        if !alive {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("trainwatt kept running after its terminal went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

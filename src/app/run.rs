@@ -165,11 +165,86 @@ pub trait Input {
 }
 
 /// Keys and resizes from the real terminal.
-pub struct TerminalInput;
+///
+/// crossterm 0.29 reads the terminal in a loop that never ends once the
+/// terminal has hung up (every read returns 0 bytes: 100% CPU, and the loop
+/// never returns to see SIGHUP). So the terminal is polled here first, and a
+/// hang-up ends the loop with an error instead.
+pub struct TerminalInput {
+    /// The file descriptor crossterm reads: standard input when it is a
+    /// terminal, else `/dev/tty` (kept open here).
+    fd: i32,
+    _tty: Option<std::fs::File>,
+}
+
+impl TerminalInput {
+    pub fn new() -> Self {
+        // SAFETY: isatty only inspects the descriptor.
+        if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
+            return TerminalInput {
+                fd: libc::STDIN_FILENO,
+                _tty: None,
+            };
+        }
+        match std::fs::File::open("/dev/tty") {
+            Ok(f) => {
+                use std::os::fd::AsRawFd;
+                TerminalInput {
+                    fd: f.as_raw_fd(),
+                    _tty: Some(f),
+                }
+            }
+            Err(_) => TerminalInput { fd: -1, _tty: None },
+        }
+    }
+
+    /// Wait up to `timeout` for input; `Err` when the terminal hung up.
+    fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        if self.fd < 0 {
+            return event::poll(timeout);
+        }
+        let mut p = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            };
+        }
+        if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the terminal hung up",
+            ));
+        }
+        Ok(n > 0)
+    }
+}
+
+impl Default for TerminalInput {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Input for TerminalInput {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<Msg>> {
-        if !event::poll(timeout)? {
+        // Never let crossterm near a hung-up terminal: check first. Resizes
+        // arrive as a signal inside crossterm, not as terminal input, so ask
+        // it without waiting, then wait on the terminal ourselves (a resize
+        // during the wait is seen at the next call, within the pump interval).
+        self.wait_readable(Duration::ZERO)?;
+        if !event::poll(Duration::ZERO)?
+            && (!self.wait_readable(timeout)? || !event::poll(Duration::ZERO)?)
+        {
             return Ok(None);
         }
         Ok(match event::read()? {
@@ -365,7 +440,7 @@ pub fn run_terminal(panes: Vec<PaneFeed>, opts: AppOptions) -> anyhow::Result<()
         let stats = run_loop(
             &mut terminal,
             &mut app,
-            &mut TerminalInput,
+            &mut TerminalInput::new(),
             &mut now,
             &stop,
             LoopConfig::default(),
