@@ -26,8 +26,9 @@ pub use external::spawn_external;
 pub use runner::spawn_builtin;
 
 /// Images in `--data synthetic` when no count is given (80% train, 20% validation
-/// by default): a few epochs run within a minute or two on a 2-core CPU.
-pub const SYNTHETIC_DEFAULT_IMAGES: u64 = 2560;
+/// by default). ResNet18-CIFAR trains at roughly 3 to 15 images/s on a 2-core
+/// CPU, so an epoch of 512 images takes about one to three minutes there.
+pub const SYNTHETIC_DEFAULT_IMAGES: u64 = 640;
 /// Classes of the synthetic dataset (as many as CIFAR-10).
 pub const SYNTHETIC_CLASSES: u32 = 10;
 /// Side of the images when `--image-size` is not given.
@@ -89,7 +90,7 @@ impl FromStr for DataSpec {
             ("synthetic", Some(n)) => match n.parse::<u64>() {
                 Ok(images) if images >= 2 => Ok(DataSpec::Synthetic { images }),
                 _ => Err(format!(
-                    "`synthetic:{n}`: expected a number of images of at least 2, e.g. `synthetic:2560`"
+                    "`synthetic:{n}`: expected a number of images of at least 2, e.g. `synthetic:640`"
                 )),
             },
             ("cifar10", Some(d)) if !d.is_empty() => Ok(DataSpec::Cifar10 { dir: d.into() }),
@@ -152,7 +153,7 @@ impl fmt::Display for DeviceSpec {
 /// Default `--batch-size`.
 pub const DEFAULT_BATCH_SIZE: u32 = 16;
 /// Default `--epochs`.
-pub const DEFAULT_EPOCHS: u32 = 5;
+pub const DEFAULT_EPOCHS: u32 = 3;
 
 /// The shape of one run: `train`, `record` and `watch` take these flags;
 /// `sweep` takes lists instead (`--batch-sizes`, `--epochs 1,5,10`).
@@ -385,9 +386,9 @@ mod tests {
         assert_eq!(w.t.lr, d.lr);
         let c = train_config(&w.t);
         assert_eq!(c.model, "resnet18-cifar");
-        assert_eq!(c.train_images, Some(2048));
-        assert_eq!(c.val_images, Some(512));
-        assert_eq!(c.steps_per_epoch, Some(128));
+        assert_eq!(c.train_images, Some(512));
+        assert_eq!(c.val_images, Some(128));
+        assert_eq!(c.steps_per_epoch, Some(32));
         let w = Wrap::parse_from(["x", "--image-size", "224", "--steps-per-epoch", "3"]);
         let c = train_config(&w.t);
         assert_eq!(c.model, "resnet18");
