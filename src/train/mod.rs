@@ -26,8 +26,10 @@ pub use external::spawn_external;
 pub use runner::spawn_builtin;
 
 /// Images in `--data synthetic` when no count is given (80% train, 20% validation
-/// by default). ResNet18-CIFAR trains at roughly 3 to 15 images/s on a 2-core
-/// CPU, so an epoch of 512 images takes about one to three minutes there.
+/// by default). ResNet18-CIFAR trains at about 35 images/s at batch 16 on a quiet
+/// 2-core CPU (a few images/s when other work competes for it), so an epoch of
+/// 512 images takes about 15 s there, and validation accuracy is near 100% after
+/// two epochs.
 pub const SYNTHETIC_DEFAULT_IMAGES: u64 = 640;
 /// Classes of the synthetic dataset (as many as CIFAR-10).
 pub const SYNTHETIC_CLASSES: u32 = 10;
