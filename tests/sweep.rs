@@ -73,18 +73,38 @@ fn sweep_interrupted_resumed_and_reported() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
 
-    // 3. Resume: the finished run is kept as it was, the rest are made.
-    let resumed = trainwatt()
-        .args(SWEEP)
-        .arg("--out")
+    // 3. Resuming with other options is refused (the report would mix two
+    //    experiments); `--resume --out` alone takes the plan's options.
+    let mixed = trainwatt()
+        .args([
+            "sweep",
+            "--resume",
+            "--batch-sizes",
+            "8",
+            "--epochs",
+            "1",
+            "--out",
+        ])
         .arg(&out)
-        .arg("--resume")
+        .output()
+        .unwrap();
+    assert!(!mixed.status.success());
+    assert!(
+        String::from_utf8_lossy(&mixed.stderr).contains("options the sweep started with"),
+        "{}",
+        String::from_utf8_lossy(&mixed.stderr)
+    );
+    let resumed = trainwatt()
+        .args(["sweep", "--resume", "--out"])
+        .arg(&out)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&resumed.stderr);
     assert!(resumed.status.success(), "{err}");
     assert!(err.contains("already finished"), "{err}");
     assert!(err.contains("run 4 of 4"), "{err}");
+    // The saved options were used: batch size 4 is still an injected OOM.
+    assert!(err.contains("bs4-ep1-r2.jsonl → out of memory"), "{err}");
     assert_eq!(
         std::fs::read(&first).unwrap(),
         first_before,

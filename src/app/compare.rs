@@ -128,12 +128,22 @@ pub fn compare(state: &State) -> Option<Comparison> {
     let (basis, a, b) = match (&pb.index, a_pane.progress()) {
         (Some(idx), Some(f)) if f > 0.0 && idx.has_progress() => match idx.at_fraction(f) {
             Some(p) => {
-                // Time since each run started: the replayed run's start is
-                // its first progress point.
+                // Both sides from their run's start to the point where they
+                // reached fraction f: the live side where its latest progress
+                // event put it, not "now" (progress moves in steps).
                 let (start, j0) = idx
-                    .at_fraction(0.0)
-                    .map(|p0| (p0.t_s, p0.joules))
+                    .run_start()
+                    .or_else(|| idx.at_fraction(0.0).map(|p0| (p0.t_s, p0.joules)))
                     .unwrap_or((0.0, 0.0));
+                let run = a_pane.run();
+                let a = match (run.start_t, run.progress_t) {
+                    (Some(t0), Some(tp)) => Side {
+                        elapsed_s: tp - t0,
+                        joules: run.progress_joules - run.start_joules,
+                        images: a.images,
+                    },
+                    _ => a,
+                };
                 (
                     Basis::Progress(f),
                     a,

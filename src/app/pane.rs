@@ -200,10 +200,16 @@ impl PaneState {
     }
 
     /// Sum of the latest reading of each total channel (None before any).
+    /// A total channel that has stopped answering (no reading within the gap
+    /// threshold) makes the sum unknown: a part of the total shown as the
+    /// total would be a wrong number, not a missing one.
     fn total_latest_w(&self) -> Option<f64> {
         let mut sum = None;
         for &i in &self.total_idx {
-            if let Some((_, w)) = self.latest[i] {
+            if let Some((t, w)) = self.latest[i] {
+                if self.elapsed_s - t > self.gap_s {
+                    return None;
+                }
                 if w >= 0.0 {
                     sum = Some(sum.unwrap_or(0.0) + w);
                 }
@@ -521,5 +527,32 @@ mod tests {
         assert_eq!(p.status(), PaneStatus::OutOfMemory);
         assert_eq!(p.eta_s(), None);
         assert_eq!(p.error_text(), Some("CUDA out of memory"));
+    }
+
+    #[test]
+    fn a_total_channel_that_stops_answering_makes_the_total_unknown() {
+        // Two sources, each with its own total: GPU and CPU package.
+        let h = Header::new(
+            vec![
+                Channel::power("gpu0", Scope::GpuOnly, Role::Total, "nvml"),
+                Channel::power("package-0", Scope::CpuPackage, Role::Total, "rapl"),
+            ],
+            100.0,
+        );
+        let mut p = PaneState::new(&h);
+        let row = |t: f64, gpu: Option<f64>, cpu: Option<f64>| {
+            Event::Sample(Sample {
+                t_s: t,
+                values: vec![gpu, cpu],
+            })
+        };
+        p.apply(&row(0.0, Some(200.0), None));
+        p.apply(&row(0.05, None, Some(40.0)));
+        assert_eq!(p.current_w(), Some(240.0));
+        // RAPL goes quiet; NVML keeps answering. 200 W alone is not the total.
+        for k in 1..20 {
+            p.apply(&row(k as f64 * 0.1, Some(200.0), None));
+        }
+        assert_eq!(p.current_w(), None);
     }
 }

@@ -19,6 +19,10 @@ pub struct RunProgress {
     /// Session energy when the run started (energy before it is not the run's).
     pub start_joules: f64,
     pub end_t: Option<f64>,
+    /// Time and session energy of the latest progress event (step, epoch
+    /// end, run end): where the run stood at `fraction()`.
+    pub progress_t: Option<f64>,
+    pub progress_joules: f64,
     pub images: Option<u64>,
     pub images_per_s: Option<f64>,
     pub loss: Option<f64>,
@@ -44,8 +48,13 @@ impl RunProgress {
     pub fn apply(&mut self, te: &TrainEvent, joules_now: f64) {
         match te {
             TrainEvent::RunStart { t_s, config } => {
-                self.start_t = Some(*t_s);
-                self.start_joules = joules_now;
+                // A wrapped command announces its configuration after it has
+                // started (its `start` line): that updates the run, it does
+                // not restart it.
+                if self.start_t.is_none() {
+                    self.start_t = Some(*t_s);
+                    self.start_joules = joules_now;
+                }
                 self.epochs = config.epochs.or(self.epochs);
                 self.steps_per_epoch = config.steps_per_epoch.or(self.steps_per_epoch);
                 self.model = Some(config.model.clone());
@@ -62,6 +71,8 @@ impl RunProgress {
                 images,
             } => {
                 self.start_t.get_or_insert(*t_s);
+                self.progress_t = Some(*t_s);
+                self.progress_joules = joules_now;
                 self.epoch = *epoch;
                 self.step = *step;
                 self.epoch_done = false;
@@ -87,6 +98,8 @@ impl RunProgress {
                 ..
             } => {
                 self.start_t.get_or_insert(*t_s);
+                self.progress_t = Some(*t_s);
+                self.progress_joules = joules_now;
                 self.epoch = *epoch;
                 self.epoch_done = true;
                 if let Some(spe) = self.steps_per_epoch {
@@ -95,7 +108,7 @@ impl RunProgress {
                 if val_acc.is_some() {
                     self.val_acc = *val_acc;
                 }
-                if self.loss.is_none() {
+                if train_loss.is_some() {
                     self.loss = *train_loss;
                 }
                 if images.is_some() {
@@ -108,6 +121,8 @@ impl RunProgress {
                 message,
             } => {
                 self.end_t = Some(*t_s);
+                self.progress_t = Some(*t_s);
+                self.progress_joules = joules_now;
                 self.status = Some(status.clone());
                 self.message = message.clone();
             }
@@ -197,5 +212,45 @@ mod tests {
         assert_eq!(p.fraction(), Some(0.5));
         assert_eq!(p.loss, Some(0.5));
         assert_eq!(p.images_per_s(3.0), Some(40.0));
+    }
+
+    #[test]
+    fn a_second_run_start_updates_the_config_without_restarting_the_run() {
+        let mut p = RunProgress::default();
+        let start = |t_s, epochs| TrainEvent::RunStart {
+            t_s,
+            config: TrainConfig {
+                model: "python train.py".into(),
+                dataset: "external".into(),
+                epochs,
+                ..Default::default()
+            },
+        };
+        p.apply(&start(0.5, None), 10.0);
+        p.apply(&start(4.0, Some(3)), 50.0);
+        assert_eq!(p.start_t, Some(0.5));
+        assert_eq!(p.start_joules, 10.0);
+        assert_eq!(p.epochs, Some(3));
+    }
+
+    #[test]
+    fn epoch_end_only_trainers_update_the_loss_and_the_progress_point() {
+        let mut p = RunProgress::default();
+        for (epoch, loss, joules) in [(1, 2.0, 100.0), (2, 1.0, 200.0)] {
+            p.apply(
+                &TrainEvent::EpochEnd {
+                    t_s: epoch as f64 * 10.0,
+                    epoch,
+                    train_loss: Some(loss),
+                    train_acc: None,
+                    val_acc: None,
+                    images: None,
+                },
+                joules,
+            );
+        }
+        assert_eq!(p.loss, Some(1.0));
+        assert_eq!(p.progress_t, Some(20.0));
+        assert_eq!(p.progress_joules, 200.0);
     }
 }

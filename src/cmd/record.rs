@@ -55,11 +55,18 @@ pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
     if let Output::File(p) = &output {
         eprintln!("trainwatt: session written to {}", p.display());
     }
-    Ok(match result {
+    Ok(exit_code(result.as_ref()))
+}
+
+/// The exit status for a run's outcome, the same as `trainwatt train`'s:
+/// 0 completed (or no training), 1 error, 3 out of memory, 130 cancelled.
+pub fn exit_code(status: Option<&RunStatus>) -> ExitCode {
+    match status {
         Some(RunStatus::Error) => ExitCode::from(1),
         Some(RunStatus::OutOfMemory) => ExitCode::from(3),
-        _ => ExitCode::SUCCESS,
-    })
+        Some(RunStatus::Cancelled) => ExitCode::from(130),
+        Some(RunStatus::Completed) | None => ExitCode::SUCCESS,
+    }
 }
 
 /// Record one local session until it ends or `stop` is set, printing a
@@ -103,6 +110,9 @@ pub fn record_one(
             }
         }
     }
+    // The recorder may have stopped on its own (a full disk, a closed pipe):
+    // stop the trainer too rather than train on, unrecorded and unstoppable.
+    local.cancel();
     let result = local.wait()?;
     if progress {
         let mut err = std::io::stderr().lock();

@@ -21,7 +21,8 @@ use crate::ui::format;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   trainwatt sweep --batch-sizes 2,4,8,16,32 --epochs 1,5 --repeats 5 --out sweep-here --cooldown 30s
-  trainwatt sweep --resume --out sweep-here        # after an interruption: finished runs are kept
+  trainwatt sweep --resume --out sweep-here        # after an interruption: finished runs are kept,
+                                                   # the rest run with the options saved in sweep.json
   trainwatt report sweep-here --plots figures")]
 pub struct SweepArgs {
     /// Batch sizes to run (comma list)
@@ -49,7 +50,7 @@ pub struct SweepArgs {
     /// Wait this long between runs so the device cools down (power depends on temperature)
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub cooldown: Option<Duration>,
-    /// Continue the sweep in --out: finished runs are kept, interrupted ones are redone
+    /// Continue the sweep in --out with the options it started with (saved in sweep.json): finished runs are kept, interrupted ones are redone
     #[arg(long)]
     pub resume: bool,
     #[command(flatten)]
@@ -125,17 +126,41 @@ pub fn run_is_done(path: &Path) -> bool {
     done
 }
 
+/// Parses a saved plan's options back into arguments.
+#[derive(clap::Parser)]
+#[command(name = "sweep")]
+struct SavedSweep {
+    #[command(flatten)]
+    args: SweepArgs,
+}
+
+/// The options other than `--out DIR` / `--out=DIR`.
+fn without_out(options: &[String]) -> Vec<&str> {
+    let mut v = Vec::new();
+    let mut skip = false;
+    for o in options {
+        if skip {
+            skip = false;
+        } else if o == "--out" {
+            skip = true;
+        } else if !o.starts_with("--out=") {
+            v.push(o.as_str());
+        }
+    }
+    v
+}
+
 pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    if !a.run.command.is_empty() || a.run.no_train {
-        bail!("a sweep runs the built-in trainer: drop --no-train and the command after `--`");
-    }
     let plan_path = a.out.join("sweep.json");
-    let options = std::env::args().skip(2).collect::<Vec<_>>();
-    let plan = if a.resume {
+    let options: Vec<String> = std::env::args()
+        .skip(2)
+        .filter(|o| o != "--resume")
+        .collect();
+    let (plan, a) = if a.resume {
         let text = std::fs::read_to_string(&plan_path).with_context(|| {
             format!(
                 "--resume: cannot read {} (start the sweep without --resume first)",
@@ -144,18 +169,29 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         })?;
         let saved: SweepPlan = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))?;
-        if !a.batch_sizes.is_empty()
-            && (a.batch_sizes != saved.batch_sizes || a.epochs != saved.epochs)
-        {
+        // Every run of a sweep must share its options, or the report mixes
+        // two experiments: a resumed sweep takes the plan's, not today's.
+        let given = without_out(&options);
+        if !given.is_empty() && given != without_out(&saved.options) {
             bail!(
-                "--resume: {} plans batch sizes {:?} and epochs {:?}, not the ones given; \
-                 resume without --batch-sizes/--epochs or use another --out",
-                plan_path.display(),
-                saved.batch_sizes,
-                saved.epochs
+                "--resume continues with the options the sweep started with:\n  {}\n\
+                 give only `--resume --out {}` (or exactly those options), or start a new sweep in another --out",
+                saved.options.join(" "),
+                a.out.display()
             );
         }
-        saved
+        let mut parsed = <SavedSweep as clap::Parser>::try_parse_from(
+            std::iter::once("sweep".to_string()).chain(saved.options.iter().cloned()),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: the saved options no longer parse: {e}",
+                plan_path.display()
+            )
+        })?
+        .args;
+        parsed.out = a.out.clone();
+        (saved, parsed)
     } else {
         if plan_path.exists() {
             bail!(
@@ -170,12 +206,17 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             repeats: a.repeats,
             options,
         };
+        (plan, a)
+    };
+    if !a.run.command.is_empty() || a.run.no_train {
+        bail!("a sweep runs the built-in trainer: drop --no-train and the command after `--`");
+    }
+    if !plan_path.exists() {
         std::fs::create_dir_all(&a.out)
             .with_context(|| format!("cannot create {}", a.out.display()))?;
         std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
             .with_context(|| format!("cannot write {}", plan_path.display()))?;
-        plan
-    };
+    }
     let slots = plan_order(&plan);
     let total = slots.len();
     let todo: Vec<(usize, RunSlot)> = slots
@@ -193,7 +234,6 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let started = Instant::now();
-    let mut made = 0usize;
     for (n, (k, slot)) in todo.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -219,8 +259,8 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             let aside = path.with_extension(format!("jsonl.interrupted-{}", unix_time()));
             std::fs::rename(&path, &aside)?;
         }
-        let eta = if made > 0 {
-            let per = started.elapsed().as_secs_f64() / made as f64;
+        let eta = if n > 0 {
+            let per = started.elapsed().as_secs_f64() / n as f64;
             format!(", ETA {}", format::duration(per * (todo.len() - n) as f64))
         } else {
             String::new()
@@ -240,7 +280,6 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         if let Some(s) = status {
             eprintln!("trainwatt sweep: {} → {}", slot.file_name(), s.label());
         }
-        made += 1;
     }
     if stop.load(Ordering::SeqCst) {
         eprintln!(

@@ -85,10 +85,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     if let Output::File(p) = &output {
         eprintln!("trainwatt: live session recorded to {}", p.display());
     }
-    if let Some(s) = result.status {
+    if let Some(s) = &result.status {
         eprintln!("trainwatt: training {}", s.label());
     }
-    Ok(ExitCode::SUCCESS)
+    // Quitting the TUI before training ended is the user's choice, not a failure.
+    Ok(match result.status {
+        Some(crate::model::event::RunStatus::Cancelled) => ExitCode::SUCCESS,
+        s => super::record::exit_code(s.as_ref()),
+    })
 }
 
 fn replay_feed(p: &Path, lenient: bool) -> anyhow::Result<PaneFeed> {

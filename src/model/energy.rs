@@ -213,6 +213,16 @@ impl EnergyLedger {
             .sum()
     }
 
+    /// The smallest covered time among the total channels: the time over
+    /// which the total is known.
+    pub fn total_covered_s(&self) -> f64 {
+        self.total_indices()
+            .filter_map(|i| self.power(i))
+            .map(|p| p.covered_s)
+            .reduce(f64::min)
+            .unwrap_or(0.0)
+    }
+
     /// The largest uncovered time among the total channels.
     pub fn total_uncovered_s(&self) -> f64 {
         self.total_indices()

@@ -469,15 +469,16 @@ impl SummaryFold {
     fn push_train(&mut self, t: &TrainEvent) {
         match t {
             TrainEvent::RunStart { t_s, config } => {
-                if self.run_started {
-                    return;
-                }
-                self.run_started = true;
+                // A later RunStart (a wrapped command's `start` line) updates
+                // the configuration; the run started at the first one.
                 self.config = Some(config.clone());
                 if config.steps_per_epoch.is_some() {
                     self.steps_per_epoch = config.steps_per_epoch;
                 }
-                self.probe(Probe::RunStart, *t_s);
+                if !self.run_started {
+                    self.run_started = true;
+                    self.probe(Probe::RunStart, *t_s);
+                }
             }
             TrainEvent::Step {
                 epoch,
@@ -654,13 +655,17 @@ impl SummaryFold {
             (Some((t0, c0)), Some((t1, c1))) => {
                 let time_s = (t1 - t0).max(0.0);
                 let energy_j = c1.joules - c0.joules;
+                let uncovered_s = (c1.uncovered_s - c0.uncovered_s).max(0.0);
+                // Power is energy over the time the sensors covered: a gap's
+                // energy is unknown, not zero.
+                let covered_s = (time_s - uncovered_s).max(0.0);
                 Some(TrainingWindow {
                     start_s: t0,
                     end_s: t1,
                     time_s,
                     energy_j,
-                    uncovered_s: (c1.uncovered_s - c0.uncovered_s).max(0.0),
-                    avg_power_w: (time_s > 0.0 && n_totals > 0).then(|| energy_j / time_s),
+                    uncovered_s,
+                    avg_power_w: (covered_s > 0.0 && n_totals > 0).then(|| energy_j / covered_s),
                 })
             }
             _ => None,
@@ -711,7 +716,10 @@ impl SummaryFold {
             self.probe_at(Probe::IdleStart),
             self.probe_at(Probe::IdleEnd),
         ) {
-            (Some((a, ca)), Some((b, cb))) if b > a => Some((b - a, cb.joules - ca.joules)),
+            (Some((a, ca)), Some((b, cb))) if b > a => {
+                let covered = (b - a) - (cb.uncovered_s - ca.uncovered_s).max(0.0);
+                (covered > 0.0).then_some((covered, cb.joules - ca.joules))
+            }
             _ => None,
         };
         let floor = match (self.idle_floor_marker, idle_window) {
@@ -721,7 +729,8 @@ impl SummaryFold {
         };
         let idle = match (floor, &training) {
             (Some((floor_w, floor_from)), Some(w)) if n_totals > 0 => {
-                let static_j = floor_w * w.time_s;
+                // The floor over the covered time only, like the energy it splits.
+                let static_j = floor_w * (w.time_s - w.uncovered_s).max(0.0);
                 Some(IdleSplit {
                     floor_w,
                     floor_from,
@@ -965,6 +974,42 @@ mod tests {
         assert!((w.end_s - 5.3).abs() < 1e-12);
         assert!((w.uncovered_s - 5.0).abs() < 1e-9);
         assert!((w.energy_j - 3.0).abs() < 1e-9);
+        // 10 W over the 0.3 s the sensor covered, not 3 J over 5.3 s.
+        assert!((w.avg_power_w.unwrap() - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_later_run_start_updates_the_config_not_the_start() {
+        let h = header(vec![Channel::power(
+            "cpu",
+            Scope::Estimate,
+            Role::Total,
+            "cpu_estimate",
+        )]);
+        let mut f = SummaryFold::new(&h, None);
+        f.push(&Event::Train(TrainEvent::RunStart {
+            t_s: 0.0,
+            config: TrainConfig {
+                model: "python train.py".into(),
+                dataset: "external".into(),
+                ..Default::default()
+            },
+        }));
+        for i in 0..=20 {
+            f.push(&sample(i as f64 * 0.1, vec![Some(10.0)]));
+        }
+        f.push(&run_start(1.0, 32, 2));
+        f.push(&Event::Train(TrainEvent::RunEnd {
+            t_s: 2.0,
+            status: RunStatus::Completed,
+            message: None,
+        }));
+        let s = f.finish("ext");
+        let w = s.training.unwrap();
+        assert_eq!(w.start_s, 0.0);
+        assert!((w.energy_j - 20.0).abs() < 1e-9);
+        let c = s.config.unwrap();
+        assert_eq!((c.batch_size, c.epochs), (Some(32), Some(2)));
     }
 
     #[test]

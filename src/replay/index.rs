@@ -31,6 +31,8 @@ pub struct ReplayIndex {
     energy: Vec<(f64, f64)>,
     /// Points of increasing fraction.
     progress: Vec<IndexPoint>,
+    /// When the training run started: (t, cumulative joules).
+    run_start: Option<(f64, f64)>,
 }
 
 impl ReplayIndex {
@@ -51,6 +53,11 @@ impl ReplayIndex {
             b.push(&ev);
         }
         Ok(b.finish())
+    }
+
+    /// When the training run started and the session energy then.
+    pub fn run_start(&self) -> Option<(f64, f64)> {
+        self.run_start
     }
 
     pub fn has_progress(&self) -> bool {
@@ -172,6 +179,8 @@ impl IndexBuilder {
         }
         self.index.duration_s = t;
         self.index.joules = self.pane.joules();
+        let run = self.pane.run();
+        self.index.run_start = run.start_t.map(|t0| (t0, run.start_joules));
         self.index
     }
 }

@@ -99,6 +99,13 @@ impl SamplerHandle {
         &self.channels
     }
 
+    /// The slowest source's sampling interval in milliseconds: the nominal
+    /// interval of the session (gaps are judged against it, so a source
+    /// sampled every second is not a string of gaps at a 100 ms default).
+    pub fn max_interval_ms(&self) -> Option<f64> {
+        self.threads.iter().map(|(_, ms, _)| *ms).reduce(f64::max)
+    }
+
     /// Model, power mode, CPU and GPUs where known.
     pub fn device(&self) -> DeviceInfo {
         self.device.clone()

@@ -108,8 +108,8 @@ impl LiveSession {
 }
 
 struct IdleWindow {
-    t_s: f64,
     joules: f64,
+    covered_s: f64,
 }
 
 fn tee_loop(
@@ -148,14 +148,15 @@ fn tee_loop(
             Event::Sample(s) => ledger.push_sample(s),
             Event::Marker(m) if m.kind == MarkerKind::IdleStart => {
                 idle = Some(IdleWindow {
-                    t_s: m.t_s,
                     joules: ledger.total_joules(),
+                    covered_s: ledger.total_covered_s(),
                 });
             }
             Event::Marker(m) if m.kind == MarkerKind::IdleEnd && m.value.is_none() => {
                 // The idle floor: mean total power over the calibration window.
+                // Over the time the sensors covered: a gap's energy is unknown.
                 if let Some(w) = idle.take() {
-                    let dt = m.t_s - w.t_s;
+                    let dt = ledger.total_covered_s() - w.covered_s;
                     if dt > 0.0 {
                         m.value = Some((ledger.total_joules() - w.joules) / dt);
                     }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::live::{LiveSession, Output};
-use crate::model::event::{Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainConfig};
+use crate::model::event::{
+    Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainConfig, TrainEvent,
+};
 use crate::record::Header;
 use crate::sensors::{self, Sampler, SourceArgs};
 use crate::train::{self, TrainArgs};
@@ -94,7 +96,10 @@ impl LocalRun {
         let origin = Instant::now();
         let (tx, rx) = mpsc::channel::<Event>();
         let sampler = Sampler::spawn(sources, interval, origin, tx.clone())?;
-        let mut header = Header::new(sampler.channels().to_vec(), args.sources.interval_ms);
+        let interval_ms = sampler
+            .max_interval_ms()
+            .unwrap_or(args.sources.interval_ms);
+        let mut header = Header::new(sampler.channels().to_vec(), interval_ms);
         header.device = sampler.device();
         header.label = args.label.clone();
         header.train = match &trainer {
@@ -206,18 +211,22 @@ fn supervise(
             value: None,
         })
     };
+    // --duration bounds the whole session, idle calibration included.
+    let deadline = duration.map(|d| Instant::now() + d);
     let mut go_on = true;
     if let Some(d) = idle {
         let _ = tx.send(marker(
             MarkerKind::IdleStart,
             &format!("idle calibration for {:.0} s", d.as_secs_f64()),
         ));
+        let d = deadline.map_or(d, |end| {
+            d.min(end.saturating_duration_since(Instant::now()))
+        });
         go_on = wait_or_cancel(d, &cancel);
         // The tee fills in the floor (mean total power over the window).
         let _ = tx.send(marker(MarkerKind::IdleEnd, "idle floor"));
+        go_on &= deadline.is_none_or(|end| Instant::now() < end);
     }
-    // --duration bounds the whole session: a watchdog cancels the trainer.
-    let deadline = duration.map(|d| Instant::now() + d);
     let status = if !go_on {
         None
     } else {
@@ -249,10 +258,12 @@ fn supervise(
                 Some(h.join().unwrap_or(RunStatus::Error))
             }
             Some(Err(e)) => {
-                let _ = tx.send(marker(
-                    MarkerKind::Error,
-                    &format!("could not start training: {e}"),
-                ));
+                // The run's outcome belongs in the file, not only in the exit code.
+                let _ = tx.send(Event::Train(TrainEvent::RunEnd {
+                    t_s: session.t_s(),
+                    status: RunStatus::Error,
+                    message: Some(format!("could not start training: {e}")),
+                }));
                 Some(RunStatus::Error)
             }
             None => {
