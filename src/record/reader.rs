@@ -207,6 +207,11 @@ impl SessionReader {
             if self.done {
                 return Ok(None);
             }
+            // Fast path: a whole, well-formed line inside the read buffer is
+            // parsed where it lies, without copying it out first.
+            if let Some(ev) = self.parse_in_place() {
+                return Ok(Some(ev));
+            }
             let terminated = match self.read_line()? {
                 LineRead::Eof => {
                     self.done = true;
@@ -243,6 +248,32 @@ impl SessionReader {
                 Err(msg) => self.malformed(msg)?,
             }
         }
+    }
+
+    /// The next line, parsed in the reader's buffer when it is complete
+    /// there, fits the line cap and parses. Anything else (a line across
+    /// buffer refills, an overlong, empty or malformed line, end of file) is
+    /// left unconsumed for the careful path.
+    fn parse_in_place(&mut self) -> Option<Event> {
+        let n = self.header.channels.len();
+        let max = self.opts.max_line_bytes;
+        let chunk = self.src.fill_buf().ok()?;
+        let i = memchr::memchr(b'\n', chunk)?;
+        if i > max {
+            return None;
+        }
+        let line = trim_ascii(&chunk[..i]);
+        if line.is_empty() {
+            return None;
+        }
+        let ev = parse_event(line, n).ok()?;
+        self.src.consume(i + 1);
+        self.line_no += 1;
+        self.stats.lines += 1;
+        if matches!(ev, Event::End(_)) {
+            self.stats.clean_end = true;
+        }
+        Some(ev)
     }
 
     fn malformed(&mut self, msg: String) -> Result<(), RecordError> {
