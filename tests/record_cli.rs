@@ -83,5 +83,6 @@ fn duration_bounds_the_session_including_idle_calibration() {
     });
     // The estimate's idle floor: between its idle (10 W) and TDP (65 W) figures.
     let floor = floor.expect("idle floor filled in by the recorder");
-    assert!((10.0..=65.0).contains(&floor), "{floor}");
+    // (A mean of readings all at 65 W may round a hair above 65.)
+    assert!((10.0 - 1e-9..=65.0 + 1e-9).contains(&floor), "{floor}");
 }

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use super::format::{encode_sample, Header, OtherRef};
 use crate::model::event::{Event, SessionEnd};
 
-/// How often buffered lines reach the file at the latest.
-pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often buffered lines reach the file at the latest. With the
+/// sampler's 200 ms send period (`sensors::sampler::SEND_EVERY`), a reading
+/// is in the file at most a second after it was taken.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(800);
 
 enum Sink {
     Plain(BufWriter<File>),

@@ -154,6 +154,12 @@ struct Ctx {
     name: String,
 }
 
+/// Readings are handed on at most this often, in bursts: each send wakes the
+/// recorder thread, and in a VM a wake-up costs far more than a sysfs read.
+/// The TUI draws data at 5 Hz anyway, and the recorder's flush period is
+/// shortened by as much so a crash still loses at most a second.
+pub const SEND_EVERY: Duration = Duration::from_millis(200);
+
 /// Counts and markers for one source's thread.
 struct Tally {
     samples: u64,
@@ -161,6 +167,8 @@ struct Tally {
     first: Option<Instant>,
     last: Option<Instant>,
     last_marker: Option<(Instant, String)>,
+    pending: Vec<Event>,
+    last_send: Option<Instant>,
 }
 
 impl Tally {
@@ -171,10 +179,34 @@ impl Tally {
             first: None,
             last: None,
             last_marker: None,
+            pending: Vec::new(),
+            last_send: None,
         }
     }
 
-    fn stats(&self, ctx: &Ctx) -> SourceStats {
+    /// Hand the pending events on; false when the receiver is gone.
+    fn flush(&mut self, ctx: &Ctx, at: Instant) -> bool {
+        self.last_send = Some(at);
+        for ev in self.pending.drain(..) {
+            if ctx.tx.send(ev).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Queue an event; send the queue when the last send is `SEND_EVERY` old.
+    fn queue(&mut self, ctx: &Ctx, at: Instant, ev: Event) -> bool {
+        self.pending.push(ev);
+        match self.last_send {
+            Some(t) if at.saturating_duration_since(t) < SEND_EVERY => true,
+            _ => self.flush(ctx, at),
+        }
+    }
+
+    fn stats(&mut self, ctx: &Ctx) -> SourceStats {
+        let now = Instant::now();
+        self.flush(ctx, now);
         let hz = match (self.first, self.last) {
             (Some(a), Some(b)) if b > a && self.samples > 1 => {
                 Some((self.samples - 1) as f64 / (b - a).as_secs_f64())
@@ -197,12 +229,14 @@ impl Tally {
                 return;
             }
         }
-        let _ = ctx.tx.send(Event::Marker(Marker {
+        self.pending.push(Event::Marker(Marker {
             t_s: t_since(ctx.origin, at),
             kind,
             text: text.clone(),
             value: None,
         }));
+        // Markers go out at once, after the readings queued before them.
+        self.flush(ctx, at);
         self.last_marker = Some((at, text));
     }
 
@@ -217,12 +251,11 @@ impl Tally {
         self.samples += 1;
         self.first.get_or_insert(at);
         self.last = Some(at);
-        ctx.tx
-            .send(Event::Sample(Sample {
-                t_s: t_since(ctx.origin, at),
-                values,
-            }))
-            .is_ok()
+        let ev = Event::Sample(Sample {
+            t_s: t_since(ctx.origin, at),
+            values,
+        });
+        self.queue(ctx, at, ev)
     }
 }
 
