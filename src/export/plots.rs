@@ -200,6 +200,48 @@ fn series_name(d: &DeviceStudy, m: Metric) -> String {
     }
 }
 
+struct Figure {
+    title: String,
+    file: String,
+    x_axis: XAxis,
+}
+
+/// One figure: a series per device of the configurations `x` places on the
+/// x axis (None leaves a configuration out). Nothing is drawn when no device
+/// has a completed run there (all OOM): the report's tables say so, an empty
+/// figure would not.
+fn figure(
+    dir: &Path,
+    devices: &[DeviceStudy],
+    m: Metric,
+    fig: &Figure,
+    x: impl Fn(&ConfigStats) -> Option<f64>,
+) -> Result<Option<PathBuf>, ExportError> {
+    let series: Vec<Series> = devices
+        .iter()
+        .map(|d| Series {
+            name: series_name(d, m),
+            points: d
+                .configs
+                .iter()
+                .filter_map(|c| point(x(c)?, c, m))
+                .collect(),
+        })
+        .collect();
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Ok(None);
+    }
+    let estimate = if any_estimate(devices, m) {
+        " (estimate)"
+    } else {
+        ""
+    };
+    let title = format!("{} (mean, 95% CI){estimate}", fig.title);
+    let path = dir.join(&fig.file);
+    draw(&path, &title, fig.x_axis, m.axis(), &series)?;
+    Ok(Some(path))
+}
+
 /// Write every figure into `dir`; returns the files written. A figure with
 /// no completed run on any device is not drawn.
 pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, ExportError> {
@@ -223,71 +265,31 @@ pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, 
 
     for &ep in &epochs {
         for m in [Metric::Time, Metric::Energy, Metric::Power] {
-            let series: Vec<Series> = devices
-                .iter()
-                .map(|d| Series {
-                    name: series_name(d, m),
-                    points: d
-                        .configs
-                        .iter()
-                        .filter(|c| c.key.epochs == Some(ep))
-                        .filter_map(|c| {
-                            let b = c.key.batch_size.filter(|b| *b > 0)?;
-                            point((b as f64).log2(), c, m)
-                        })
-                        .collect(),
-                })
-                .collect();
-            let title = format!(
-                "{} by batch size, {ep} epochs (mean, 95% CI){}",
-                m.title(),
-                if any_estimate(devices, m) {
-                    " (estimate)"
-                } else {
-                    ""
-                }
-            );
-            if series.iter().all(|s| s.points.is_empty()) {
-                continue;
-            }
-            let path = dir.join(format!("{}_by_batch_ep{ep}.svg", m.name()));
-            draw(&path, &title, XAxis::BatchSize, m.axis(), &series)?;
-            written.push(path);
+            let fig = Figure {
+                title: format!("{} by batch size, {ep} epochs", m.title()),
+                file: format!("{}_by_batch_ep{ep}.svg", m.name()),
+                x_axis: XAxis::BatchSize,
+            };
+            let x = |c: &ConfigStats| {
+                let b = c.key.batch_size.filter(|b| *b > 0)?;
+                (c.key.epochs == Some(ep)).then(|| (b as f64).log2())
+            };
+            written.extend(figure(dir, devices, m, &fig, x)?);
         }
     }
     // By epochs only where there is more than one epoch count.
     if epochs.len() > 1 {
         for &bs in &batches {
             for m in [Metric::Time, Metric::Energy] {
-                let series: Vec<Series> = devices
-                    .iter()
-                    .map(|d| Series {
-                        name: series_name(d, m),
-                        points: d
-                            .configs
-                            .iter()
-                            .filter(|c| c.key.batch_size == Some(bs))
-                            .filter_map(|c| point(c.key.epochs? as f64, c, m))
-                            .collect(),
-                    })
-                    .collect();
-                let title = format!(
-                    "{} by epochs, batch size {bs} (mean, 95% CI){}",
-                    m.title(),
-                    if any_estimate(devices, m) {
-                        " (estimate)"
-                    } else {
-                        ""
-                    }
-                );
-                if series.iter().all(|s| s.points.is_empty()) {
-                    // Nothing completed at this batch size (all OOM): the
-                    // report's tables say so; an empty figure would not.
-                    continue;
-                }
-                let path = dir.join(format!("{}_by_epochs_bs{bs}.svg", m.name()));
-                draw(&path, &title, XAxis::Epochs, m.axis(), &series)?;
-                written.push(path);
+                let fig = Figure {
+                    title: format!("{} by epochs, batch size {bs}", m.title()),
+                    file: format!("{}_by_epochs_bs{bs}.svg", m.name()),
+                    x_axis: XAxis::Epochs,
+                };
+                let x = |c: &ConfigStats| {
+                    (c.key.batch_size == Some(bs)).then_some(c.key.epochs? as f64)
+                };
+                written.extend(figure(dir, devices, m, &fig, x)?);
             }
         }
     }
