@@ -21,7 +21,7 @@ use crate::ui::format;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   trainwatt sweep --batch-sizes 2,4,8,16,32 --epochs 1,5 --repeats 5 --out sweep-here --cooldown 30s
-  trainwatt sweep --resume --out sweep-here   # after an interruption: same options, finished runs kept
+  trainwatt sweep --resume --out sweep-here   # continue: same options, finished runs kept
   trainwatt report sweep-here --plots figures")]
 pub struct SweepArgs {
     /// Batch sizes to run (comma list)
