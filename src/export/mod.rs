@@ -12,7 +12,7 @@ pub mod summary;
 pub enum Format {
     /// Markdown tables, for reading and for READMEs.
     Md,
-    /// Versioned JSON (see docs/formats.md).
+    /// Versioned JSON (see the README's "File formats").
     Json,
     /// One row per session (summary) or per device and configuration (report).
     Csv,

@@ -1,5 +1,5 @@
 //! `trainwatt summary` output: markdown, JSON (`trainwatt-summary/1`, see
-//! docs/formats.md) and CSV (one row per session, units in the header).
+//! the README's "File formats") and CSV (one row per session, units in the header).
 use std::fmt::Write as _;
 
 use serde::Serialize;
