@@ -70,24 +70,14 @@ impl RunProgress {
                 images_per_s,
                 images,
             } => {
-                self.start_t.get_or_insert(*t_s);
-                self.progress_t = Some(*t_s);
-                self.progress_joules = joules_now;
+                self.reached(*t_s, joules_now);
                 self.epoch = *epoch;
                 self.step = *step;
                 self.epoch_done = false;
-                if steps_per_epoch.is_some() {
-                    self.steps_per_epoch = *steps_per_epoch;
-                }
-                if loss.is_some() {
-                    self.loss = *loss;
-                }
-                if images_per_s.is_some() {
-                    self.images_per_s = *images_per_s;
-                }
-                if images.is_some() {
-                    self.images = *images;
-                }
+                self.steps_per_epoch = steps_per_epoch.or(self.steps_per_epoch);
+                self.loss = loss.or(self.loss);
+                self.images_per_s = images_per_s.or(self.images_per_s);
+                self.images = images.or(self.images);
             }
             TrainEvent::EpochEnd {
                 t_s,
@@ -97,23 +87,15 @@ impl RunProgress {
                 images,
                 ..
             } => {
-                self.start_t.get_or_insert(*t_s);
-                self.progress_t = Some(*t_s);
-                self.progress_joules = joules_now;
+                self.reached(*t_s, joules_now);
                 self.epoch = *epoch;
                 self.epoch_done = true;
                 if let Some(spe) = self.steps_per_epoch {
                     self.step = spe;
                 }
-                if val_acc.is_some() {
-                    self.val_acc = *val_acc;
-                }
-                if train_loss.is_some() {
-                    self.loss = *train_loss;
-                }
-                if images.is_some() {
-                    self.images = *images;
-                }
+                self.val_acc = val_acc.or(self.val_acc);
+                self.loss = train_loss.or(self.loss);
+                self.images = images.or(self.images);
             }
             TrainEvent::RunEnd {
                 t_s,
@@ -127,6 +109,14 @@ impl RunProgress {
                 self.message = message.clone();
             }
         }
+    }
+
+    /// A progress event at `t_s`: the run has started by then, and this is
+    /// where it stood (time and session energy) at its current fraction.
+    fn reached(&mut self, t_s: f64, joules_now: f64) {
+        self.start_t.get_or_insert(t_s);
+        self.progress_t = Some(t_s);
+        self.progress_joules = joules_now;
     }
 
     /// Whether training events have been seen (or announced in the header).
