@@ -168,8 +168,7 @@ impl SessionReader {
                         too_long += i;
                     }
                     self.src.consume(i + 1);
-                    self.line_no += 1;
-                    self.stats.lines += 1;
+                    self.count_line();
                     if too_long > 0 {
                         return Ok(LineRead::TooLong {
                             len: too_long + self.buf.len(),
@@ -191,8 +190,7 @@ impl SessionReader {
         if self.buf.is_empty() && too_long == 0 {
             return Ok(LineRead::Eof);
         }
-        self.line_no += 1;
-        self.stats.lines += 1;
+        self.count_line();
         if too_long > 0 {
             return Ok(LineRead::TooLong {
                 len: too_long + self.buf.len(),
@@ -232,12 +230,7 @@ impl SessionReader {
                 continue;
             }
             match parse_event(line, self.header.channels.len()) {
-                Ok(ev) => {
-                    if matches!(ev, Event::End(_)) {
-                        self.stats.clean_end = true;
-                    }
-                    return Ok(Some(ev));
-                }
+                Ok(ev) => return Ok(Some(self.seen(ev))),
                 Err(msg) if !terminated => {
                     // Cut short by a crash: report, skip, and end there.
                     let _ = msg;
@@ -268,12 +261,21 @@ impl SessionReader {
         }
         let ev = parse_event(line, n).ok()?;
         self.src.consume(i + 1);
+        self.count_line();
+        Some(self.seen(ev))
+    }
+
+    fn count_line(&mut self) {
         self.line_no += 1;
         self.stats.lines += 1;
+    }
+
+    /// Note what an accepted event says about the file (its closing line).
+    fn seen(&mut self, ev: Event) -> Event {
         if matches!(ev, Event::End(_)) {
             self.stats.clean_end = true;
         }
-        Some(ev)
+        ev
     }
 
     fn malformed(&mut self, msg: String) -> Result<(), RecordError> {
