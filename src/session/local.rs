@@ -182,14 +182,15 @@ fn describe(o: &Output) -> String {
     }
 }
 
-/// Sleep up to `d`, waking early when `cancel` is set. Returns false when cancelled.
-fn wait_or_cancel(d: Duration, cancel: &AtomicBool) -> bool {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
+/// Sleep until `end` (forever when None), waking early when `cancel` is
+/// set. Returns false when cancelled.
+fn wait_or_cancel(end: Option<Instant>, cancel: &AtomicBool) -> bool {
+    while end.is_none_or(|e| Instant::now() < e) {
         if cancel.load(Ordering::SeqCst) {
             return false;
         }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+        let left = end.map_or(Duration::MAX, |e| e - Instant::now());
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
     !cancel.load(Ordering::SeqCst)
 }
@@ -219,10 +220,11 @@ fn supervise(
             MarkerKind::IdleStart,
             &format!("idle calibration for {:.0} s", d.as_secs_f64()),
         ));
-        let d = deadline.map_or(d, |end| {
-            d.min(end.saturating_duration_since(Instant::now()))
-        });
-        go_on = wait_or_cancel(d, &cancel);
+        let idle_end = Instant::now() + d;
+        go_on = wait_or_cancel(
+            Some(deadline.map_or(idle_end, |e| e.min(idle_end))),
+            &cancel,
+        );
         // The tee fills in the floor (mean total power over the window).
         let _ = tx.send(marker(MarkerKind::IdleEnd, "idle floor"));
         go_on &= deadline.is_none_or(|end| Instant::now() < end);
@@ -267,16 +269,8 @@ fn supervise(
                 Some(RunStatus::Error)
             }
             None => {
-                match deadline {
-                    Some(d) => {
-                        wait_or_cancel(d.saturating_duration_since(Instant::now()), &cancel);
-                    }
-                    None => {
-                        while !cancel.load(Ordering::SeqCst) {
-                            std::thread::sleep(Duration::from_millis(50));
-                        }
-                    }
-                }
+                // Power alone: until --duration, or until stopped.
+                wait_or_cancel(deadline, &cancel);
                 None
             }
         }
