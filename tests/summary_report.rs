@@ -186,10 +186,10 @@ fn summary_numbers_idle_split_counter_and_gap() {
     let w = s.training.as_ref().unwrap();
     assert!(close(w.time_s, 10.0), "{}", w.time_s);
     // Training window only: 10 W × 10 s, the idle calibration excluded.
-    assert!(close(w.energy_j, 100.0), "{}", w.energy_j);
+    assert!(close(w.energy_j.unwrap(), 100.0), "{:?}", w.energy_j);
     assert!(close(w.avg_power_w.unwrap(), 10.0));
     // Whole session: 3 W × 1.9 s, the 1.9–2.0 s ramp (0.65 J), 100 J.
-    assert!(close(s.energy_j, 106.35), "{}", s.energy_j);
+    assert!(close(s.energy_j.unwrap(), 106.35), "{:?}", s.energy_j);
     let c = s.counter_energy_j.unwrap();
     // The file keeps counters to 1 mJ.
     assert!((c - 1.05 * 106.35).abs() < 2e-3, "{c}");
@@ -213,7 +213,7 @@ fn summary_numbers_idle_split_counter_and_gap() {
     write_session(&b, &spec);
     let g = summarize_file(&b, None, false).unwrap();
     let w = g.training.as_ref().unwrap();
-    assert!(close(w.energy_j, 160.0), "{}", w.energy_j);
+    assert!(close(w.energy_j.unwrap(), 160.0), "{:?}", w.energy_j);
     assert!(close(w.uncovered_s, 2.0), "{}", w.uncovered_s);
     assert!(close(g.uncovered_s, 2.0));
 

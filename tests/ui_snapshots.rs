@@ -151,7 +151,7 @@ fn finished_run() {
         1000.0,
         &[],
     );
-    assert_eq!(s.panes[0].pane.status().label(), "FINISHED");
+    assert_eq!(s.panes[0].status().label(), "FINISHED");
     snap_all_sizes("finished_run", &s);
 }
 
@@ -168,7 +168,7 @@ fn oom_run() {
         1000.0,
         &[],
     );
-    assert_eq!(s.panes[0].pane.status().label(), "OOM");
+    assert_eq!(s.panes[0].status().label(), "OOM");
     snap_all_sizes("oom_run", &s);
 }
 

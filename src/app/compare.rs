@@ -2,6 +2,8 @@
 //! second at equal training progress (from the replay index) when both have
 //! progress, otherwise at equal elapsed time.
 use super::state::State;
+use crate::model::fold::{SessionFold, Window};
+use crate::replay::ReplayIndex;
 
 /// How the two sides were matched.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,18 +20,50 @@ pub enum Basis {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Side {
     pub elapsed_s: f64,
-    pub joules: f64,
+    /// None when that side's energy is unknown (no power channel, no reading).
+    pub joules: Option<f64>,
+    /// Mean power over the time its sensors covered (never joules over
+    /// elapsed time: a gap's energy is unknown, not zero).
+    pub avg_w: Option<f64>,
     pub images: Option<u64>,
 }
 
 impl Side {
     pub fn avg_w(&self) -> Option<f64> {
-        (self.elapsed_s > 0.0).then(|| self.joules / self.elapsed_s)
+        self.avg_w
     }
 
     pub fn joules_per_image(&self) -> Option<f64> {
         let n = self.images.filter(|&n| n > 0)?;
-        Some(self.joules / n as f64)
+        Some(self.joules? / n as f64)
+    }
+
+    /// A side read off a fold's window (training so far, or up to progress).
+    fn from_window(w: Window, images: Option<u64>) -> Side {
+        Side {
+            elapsed_s: w.time_s(),
+            joules: w.joules(),
+            avg_w: w.avg_w(),
+            images,
+        }
+    }
+
+    /// The whole session so far.
+    fn whole(p: &SessionFold) -> Side {
+        Side {
+            elapsed_s: p.elapsed_s(),
+            joules: p.joules(),
+            avg_w: p.avg_w(),
+            images: p.images(),
+        }
+    }
+
+    /// The training run so far, else the whole session.
+    fn run_or_whole(p: &SessionFold) -> Side {
+        match p.training() {
+            Some(w) => Side::from_window(w, p.images()),
+            None => Side::whole(p),
+        }
     }
 }
 
@@ -59,7 +93,7 @@ impl Comparison {
     }
 
     pub fn energy_ratio(&self) -> Option<f64> {
-        ratio(self.a.joules, self.b.joules)
+        ratio(self.a.joules?, self.b.joules?)
     }
 
     pub fn power_ratio(&self) -> Option<f64> {
@@ -119,56 +153,17 @@ pub fn compare(state: &State) -> Option<Comparison> {
     if a_pane.events() == 0 {
         return None;
     }
-    let a = Side {
-        elapsed_s: a_pane.train_elapsed_s().unwrap_or(a_pane.elapsed_s()),
-        joules: a_pane.train_joules(),
-        images: a_pane.images(),
-    };
     let estimate = a_pane.estimate || pb.pane.estimate;
     let (basis, a, b) = match (&pb.index, a_pane.progress()) {
-        (Some(idx), Some(f)) if f > 0.0 && idx.has_progress() => match idx.at_fraction(f) {
-            Some(p) => {
-                // Both sides from their run's start to the point where they
-                // reached fraction f: the live side where its latest progress
-                // event put it, not "now" (progress moves in steps).
-                let (start, j0) = idx
-                    .run_start()
-                    .or_else(|| idx.at_fraction(0.0).map(|p0| (p0.t_s, p0.joules)))
-                    .unwrap_or((0.0, 0.0));
-                let run = a_pane.run();
-                let a = match (run.start_t, run.progress_t) {
-                    (Some(t0), Some(tp)) => Side {
-                        elapsed_s: tp - t0,
-                        joules: run.progress_joules - run.start_joules,
-                        images: a.images,
-                    },
-                    _ => a,
-                };
-                (
-                    Basis::Progress(f),
-                    a,
-                    Side {
-                        elapsed_s: p.t_s - start,
-                        joules: p.joules - j0,
-                        images: p.images,
-                    },
-                )
-            }
-            None => time_basis(a_pane.elapsed_s(), a_pane, idx),
-        },
-        (Some(idx), _) => time_basis(a_pane.elapsed_s(), a_pane, idx),
-        (None, _) => {
-            let bp = &pb.pane;
-            (
-                Basis::Now,
-                a,
-                Side {
-                    elapsed_s: bp.train_elapsed_s().unwrap_or(bp.elapsed_s()),
-                    joules: bp.train_joules(),
-                    images: bp.images(),
-                },
-            )
+        (Some(idx), Some(f)) if f > 0.0 && idx.has_progress() => {
+            progress_basis(f, a_pane, idx).unwrap_or_else(|| time_basis(a_pane, idx))
         }
+        (Some(idx), _) => time_basis(a_pane, idx),
+        (None, _) => (
+            Basis::Now,
+            Side::run_or_whole(a_pane),
+            Side::run_or_whole(&pb.pane),
+        ),
     };
     Some(Comparison {
         basis,
@@ -180,22 +175,43 @@ pub fn compare(state: &State) -> Option<Comparison> {
     })
 }
 
-fn time_basis(
-    t: f64,
-    a_pane: &super::pane::PaneState,
-    idx: &crate::replay::ReplayIndex,
-) -> (Basis, Side, Side) {
-    let a = Side {
-        elapsed_s: t,
-        joules: a_pane.joules(),
-        images: a_pane.images(),
+/// Both sides from their run's start to the point where they reached
+/// fraction `f`: the live side where its latest progress event put it, not
+/// "now" (progress moves in steps).
+fn progress_basis(f: f64, a_pane: &SessionFold, idx: &ReplayIndex) -> Option<(Basis, Side, Side)> {
+    let p = idx.at_fraction(f)?;
+    let a = Side::from_window(a_pane.progress_window()?, a_pane.images());
+    let (start, c0) = match idx.run_start() {
+        Some(s) => s,
+        None => {
+            let p0 = idx.at_fraction(0.0)?;
+            (p0.t_s, p0.cum)
+        }
     };
-    let b = Side {
-        elapsed_s: t.min(idx.duration_s),
-        joules: idx.joules_at(t).unwrap_or(0.0),
-        images: None,
+    let w = Window {
+        start_s: start,
+        end_s: p.t_s,
+        cum: match (p.cum, c0) {
+            (Some(c), Some(c0)) => Some(c.since(c0)),
+            _ => None,
+        },
     };
-    (Basis::Time(t), a, b)
+    Some((Basis::Progress(f), a, Side::from_window(w, p.images)))
+}
+
+/// Both sessions at the same elapsed time since their start.
+fn time_basis(a_pane: &SessionFold, idx: &ReplayIndex) -> (Basis, Side, Side) {
+    let t = a_pane.elapsed_s();
+    let w = Window {
+        start_s: 0.0,
+        end_s: t.min(idx.duration_s),
+        cum: idx.cum_at(t),
+    };
+    (
+        Basis::Time(t),
+        Side::whole(a_pane),
+        Side::from_window(w, None),
+    )
 }
 
 #[cfg(test)]
@@ -208,12 +224,14 @@ mod tests {
             basis: Basis::Progress(0.5),
             a: Side {
                 elapsed_s: 3100.0,
-                joules: 52.0,
+                joules: Some(52.0),
+                avg_w: Some(52.0 / 3100.0),
                 images: Some(100),
             },
             b: Side {
                 elapsed_s: 100.0,
-                joules: 100.0,
+                joules: Some(100.0),
+                avg_w: Some(1.0),
                 images: Some(100),
             },
             a_name: "local".into(),

@@ -1,13 +1,10 @@
 //! The app: messages, state and its pure `update`, key map, and the event
 //! loop (generic over ratatui's backend). Live and replayed sessions go
-//! through the same `PaneState` fold and the same renderer.
+//! through the same fold (`model::fold::SessionFold`) and the same renderer.
 pub mod compare;
 pub mod keymap;
 pub mod msg;
-pub mod pane;
-pub mod progress;
 pub mod run;
-pub mod series;
 pub mod state;
 
 use std::io::Read;
@@ -18,9 +15,8 @@ use crate::model::event::Event;
 use crate::record::{Header, ReadOptions, RecordError, SessionReader};
 
 pub use msg::{Action, Effect, Msg};
-pub use pane::{FeedKind, PaneState, PaneStatus};
 pub use run::{run_loop, run_terminal, App, Input, LoopConfig, LoopStats, ScriptedInput};
-pub use state::{update, Alignment, PaneView, State};
+pub use state::{update, Alignment, FeedKind, PaneStatus, PaneView, State};
 
 /// Where a pane's events come from.
 // Built once per pane: the size of the header inline does not matter, and

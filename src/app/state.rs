@@ -4,9 +4,52 @@
 use std::sync::Arc;
 
 use super::msg::{Action, Effect, Msg};
-use super::pane::{FeedKind, PaneState};
-use crate::record::Header;
+use crate::model::fold::{SessionFold, SessionStatus};
+use crate::model::header::Header;
 use crate::replay::{ReplayClock, ReplayIndex};
+
+/// Where a pane's events come from. Only the status label depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedKind {
+    Live,
+    Replay,
+}
+
+/// What the pane title says about the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaneStatus {
+    /// Events arriving from this device or a stream.
+    Live,
+    /// A recorded session being played.
+    Replay,
+    /// The training run completed.
+    Finished,
+    /// The training run ran out of memory.
+    OutOfMemory,
+    Error,
+    Cancelled,
+    /// The session closed without a training outcome (power only).
+    Ended,
+}
+
+impl PaneStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            PaneStatus::Live => "LIVE",
+            PaneStatus::Replay => "REPLAY",
+            PaneStatus::Finished => "FINISHED",
+            PaneStatus::OutOfMemory => "OOM",
+            PaneStatus::Error => "ERROR",
+            PaneStatus::Cancelled => "CANCELLED",
+            PaneStatus::Ended => "ENDED",
+        }
+    }
+
+    /// Still receiving events (not ended).
+    pub fn is_running(self) -> bool {
+        matches!(self, PaneStatus::Live | PaneStatus::Replay)
+    }
+}
 
 /// How the replayed session is positioned against the first pane.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -33,7 +76,8 @@ pub struct PaneView {
     /// Short name used in the comparison line: "local", or a file stem.
     pub name: String,
     pub header: Header,
-    pub pane: PaneState,
+    pub feed: FeedKind,
+    pub pane: SessionFold,
     /// The replay index (replayed sessions only).
     pub index: Option<Arc<ReplayIndex>>,
     pub feed_error: Option<String>,
@@ -44,7 +88,8 @@ impl PaneView {
     pub fn live(name: impl Into<String>, header: Header) -> Self {
         PaneView {
             name: name.into(),
-            pane: PaneState::new(&header),
+            pane: SessionFold::new(&header),
+            feed: FeedKind::Live,
             header,
             index: None,
             feed_error: None,
@@ -55,7 +100,8 @@ impl PaneView {
     pub fn replay(name: impl Into<String>, header: Header, index: Arc<ReplayIndex>) -> Self {
         PaneView {
             name: name.into(),
-            pane: PaneState::new(&header).with_feed(FeedKind::Replay),
+            pane: SessionFold::new(&header),
+            feed: FeedKind::Replay,
             header,
             index: Some(index),
             feed_error: None,
@@ -64,7 +110,20 @@ impl PaneView {
     }
 
     pub fn is_replay(&self) -> bool {
-        self.pane.feed == FeedKind::Replay
+        self.feed == FeedKind::Replay
+    }
+
+    /// The title's status: the fold's, labelled by where the events come from.
+    pub fn status(&self) -> PaneStatus {
+        match self.pane.status() {
+            SessionStatus::Running if self.is_replay() => PaneStatus::Replay,
+            SessionStatus::Running => PaneStatus::Live,
+            SessionStatus::Finished => PaneStatus::Finished,
+            SessionStatus::OutOfMemory => PaneStatus::OutOfMemory,
+            SessionStatus::Error => PaneStatus::Error,
+            SessionStatus::Cancelled => PaneStatus::Cancelled,
+            SessionStatus::Ended => PaneStatus::Ended,
+        }
     }
 }
 
@@ -163,8 +222,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Reset { pane } => {
             if let Some(p) = state.panes.get_mut(pane) {
-                let feed = p.pane.feed;
-                p.pane = PaneState::new(&p.header).with_feed(feed);
+                p.pane = SessionFold::new(&p.header);
                 return vec![Effect::Render];
             }
             Vec::new()
@@ -232,7 +290,7 @@ mod tests {
     use crate::model::sample::{Channel, Role, Scope};
 
     fn state() -> State {
-        let h = Header::new(
+        let h = Header::bare(
             vec![Channel::power(
                 "cpu",
                 Scope::Estimate,

@@ -3,10 +3,12 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::model::energy::{gap_threshold_s, EnergyLedger};
-use crate::model::event::{Event, TrainEvent};
-use crate::model::sample::{total_is_estimate, total_scope_label, Unit};
-use crate::record::{ReadOptions, ReadStats, SessionReader};
+use super::summary::fold_file;
+use crate::model::energy::gap_threshold_s;
+use crate::model::fold::SessionFold;
+use crate::model::header::Header;
+use crate::model::sample::Unit;
+use crate::record::ReadStats;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -21,61 +23,24 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut r = SessionReader::open(
-        &a.file,
-        ReadOptions {
-            lenient: a.lenient,
-            ..Default::default()
-        },
-    )?;
-    let h = r.header().clone();
-    let mut ledger = EnergyLedger::new(&h.channels, h.interval_ms);
-    let mut train_events = 0u64;
-    let mut markers = 0u64;
-    let mut last_status = None;
-    let mut last_t = 0.0f64;
-    while let Some(ev) = r.next_event()? {
-        last_t = last_t.max(ev.t_s());
-        match &ev {
-            Event::Sample(s) => ledger.push_sample(s),
-            Event::Train(t) => {
-                train_events += 1;
-                if let TrainEvent::RunEnd { status, .. } = t {
-                    last_status = Some(status.label());
-                }
-            }
-            Event::Marker(_) => markers += 1,
-            Event::End(_) => {}
-        }
-    }
-    print!(
-        "{}",
-        render(
-            &a.file.display().to_string(),
-            &h,
-            &ledger,
-            &r.stats,
-            train_events,
-            markers,
-            last_status,
-            last_t
-        )
-    );
+    let (fold, stats) = fold_file(&a.file, None, a.lenient)?;
+    print!("{}", render(&a.file.display().to_string(), &fold, &stats));
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn render(
-    name: &str,
-    h: &crate::record::Header,
-    ledger: &EnergyLedger,
-    stats: &ReadStats,
-    train_events: u64,
-    markers: u64,
-    status: Option<&str>,
-    last_t: f64,
-) -> String {
+/// The whole report: what the file says, what the fold makes of it, and how
+/// the file ended.
+fn render(name: &str, fold: &SessionFold, stats: &ReadStats) -> String {
     let mut o = String::new();
+    header_lines(&mut o, name, fold.header());
+    session_lines(&mut o, fold);
+    channel_lines(&mut o, fold);
+    total_lines(&mut o, fold);
+    end_lines(&mut o, stats);
+    o
+}
+
+fn header_lines(o: &mut String, name: &str, h: &Header) {
     let _ = writeln!(o, "file        {name}");
     let _ = writeln!(
         o,
@@ -93,12 +58,20 @@ fn render(
     if let Some(l) = &h.label {
         let _ = writeln!(o, "label       {l}");
     }
-    let est = if total_is_estimate(&h.channels) {
+}
+
+fn estimate_tag(fold: &SessionFold) -> &'static str {
+    if fold.estimate {
         " (estimate)"
     } else {
         ""
-    };
-    let _ = writeln!(o, "total       {}{est}", total_scope_label(&h.channels));
+    }
+}
+
+fn session_lines(o: &mut String, fold: &SessionFold) {
+    let h = fold.header();
+    let est = estimate_tag(fold);
+    let _ = writeln!(o, "total       {}{est}", fold.scope_label);
     let _ = writeln!(
         o,
         "sampling    every {} ms nominal; gaps are intervals over {:.3} s",
@@ -122,20 +95,45 @@ fn render(
     for n in &h.notes {
         let _ = writeln!(o, "note        {n}");
     }
+    let (train_events, markers) = fold.event_counts();
     let _ = writeln!(
         o,
         "samples     {} over {:.1} s ({} training events, {} markers)",
-        ledger.samples,
-        ledger.span_s().max(last_t),
+        fold.samples(),
+        fold.elapsed_s(),
         train_events,
         markers
     );
-    if let Some(s) = status {
-        let _ = writeln!(o, "run status  {s}");
+    if let Some(s) = &fold.run().status {
+        let _ = writeln!(o, "run status  {}", s.label());
     }
+    if let Some(w) = fold.training() {
+        let _ = writeln!(
+            o,
+            "training    {:.1} s from {:.1} s, {}, avg {}",
+            w.time_s(),
+            w.start_s,
+            w.joules()
+                .map(|j| format!("{j:.1} J"))
+                .unwrap_or_else(|| "– J".into()),
+            w.avg_w()
+                .map(|p| format!("{p:.2} W"))
+                .unwrap_or_else(|| "– W".into())
+        );
+    }
+    let (problems, n) = fold.problems();
+    if n > 0 {
+        let _ = writeln!(o, "problems    {n} events not folded:");
+        for p in problems {
+            let _ = writeln!(o, "  {p}");
+        }
+    }
+}
+
+fn channel_lines(o: &mut String, fold: &SessionFold) {
     let _ = writeln!(o, "channels");
-    let energies = ledger.channel_energies();
-    for c in &h.channels {
+    let energies = fold.ledger().channel_energies();
+    for c in fold.channels() {
         let e = energies.iter().find(|e| e.name == c.name);
         let tag = if c.scope == crate::model::sample::Scope::Estimate {
             " estimate"
@@ -182,13 +180,34 @@ fn render(
         }
         let _ = writeln!(o, "{}", line.trim_end());
     }
-    let _ = writeln!(
-        o,
-        "total       {:.1} J ({:.4} Wh){est}, {:.1} s uncovered",
-        ledger.total_joules(),
-        ledger.total_joules() / 3600.0,
-        ledger.total_uncovered_s()
-    );
+}
+
+fn total_lines(o: &mut String, fold: &SessionFold) {
+    let est = estimate_tag(fold);
+    match fold.cum() {
+        Some(c) => {
+            let _ = writeln!(
+                o,
+                "total       {:.1} J ({:.4} Wh){est}, {:.1} s covered, {:.1} s uncovered, avg {}, peak {}",
+                c.joules,
+                c.joules / 3600.0,
+                c.covered_s,
+                c.uncovered_s,
+                c.avg_w()
+                    .map(|w| format!("{w:.2} W"))
+                    .unwrap_or_else(|| "– W".into()),
+                fold.peak_w()
+                    .map(|w| format!("{w:.2} W"))
+                    .unwrap_or_else(|| "– W".into()),
+            );
+        }
+        None => {
+            let _ = writeln!(o, "total       – J: no reading of every total channel");
+        }
+    }
+}
+
+fn end_lines(o: &mut String, stats: &ReadStats) {
     match stats.torn_tail {
         Some((line, bytes)) => {
             let _ = writeln!(o, "torn line   line {line} ({bytes} bytes) cut short, skipped: the session did not end cleanly");
@@ -213,5 +232,4 @@ fn render(
             let _ = writeln!(o, "  line {l}: {m}");
         }
     }
-    o
 }

@@ -8,8 +8,8 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::app::PaneState;
 use crate::model::event::RunStatus;
+use crate::model::fold::{SessionFold, SessionStatus};
 use crate::model::sample::total_is_estimate;
 use crate::session::live::Output;
 use crate::session::local::{default_session_path, LocalRun, RunArgs};
@@ -80,7 +80,7 @@ pub fn record_one(
 ) -> anyhow::Result<Option<RunStatus>> {
     let (local, rx) = LocalRun::start(run, train, output, true)?;
     let rx = rx.expect("forwarding requested");
-    let mut pane = PaneState::new(&local.header);
+    let mut pane = SessionFold::new(&local.header);
     let tty = std::io::stderr().is_terminal();
     let every = if tty {
         Duration::from_millis(500)
@@ -125,13 +125,21 @@ pub fn record_one(
 }
 
 /// One line: time, progress, power, energy, throughput, loss, accuracy.
-pub fn status_line(p: &PaneState) -> String {
+pub fn status_line(p: &SessionFold) -> String {
     let est = if total_is_estimate(p.channels()) {
         " estimate"
     } else {
         ""
     };
-    let mut s = format!("{} {}", p.status().label(), format::duration(p.elapsed_s()));
+    let status = match p.status() {
+        SessionStatus::Running => "LIVE",
+        SessionStatus::Finished => "FINISHED",
+        SessionStatus::OutOfMemory => "OOM",
+        SessionStatus::Error => "ERROR",
+        SessionStatus::Cancelled => "CANCELLED",
+        SessionStatus::Ended => "ENDED",
+    };
+    let mut s = format!("{status} {}", format::duration(p.elapsed_s()));
     if p.has_training() {
         let (e, es) = p.epoch();
         let (st, sts) = p.step();
@@ -146,7 +154,9 @@ pub fn status_line(p: &PaneState) -> String {
         p.current_w()
             .map(format::watts)
             .unwrap_or_else(|| "– W".into()),
-        format::joules(p.joules())
+        p.joules()
+            .map(format::joules)
+            .unwrap_or_else(|| "– J".into())
     );
     if let Some(ips) = p.images_per_s() {
         s += &format!("  {ips:.0} img/s");
@@ -155,7 +165,7 @@ pub fn status_line(p: &PaneState) -> String {
         s += &format!("  loss {l:.3}");
     }
     if let Some(a) = p.val_acc() {
-        s += &format!("  val acc {:.1}%", if a <= 1.0 { a * 100.0 } else { a });
+        s += &format!("  val acc {:.1}%", a * 100.0);
     }
     if let Some(eta) = p.eta_s() {
         s += &format!("  ETA {}", format::duration(eta));

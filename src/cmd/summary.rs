@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::export::{self, Format};
-use crate::model::summary::{SessionMeta, SessionSummary, SummaryFold};
-use crate::record::{Header, ReadOptions, RecordError, SessionReader};
+use crate::model::fold::SessionFold;
+use crate::model::summary::{summarize, SessionSummary};
+use crate::record::{ReadOptions, ReadStats, RecordError, SessionReader};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -30,26 +31,13 @@ pub struct SummaryArgs {
     pub lenient: bool,
 }
 
-/// The header fields a summary needs.
-pub fn session_meta(h: &Header) -> SessionMeta {
-    SessionMeta {
-        label: h.label.clone(),
-        host: h.host.clone(),
-        device_model: h.device.model.clone(),
-        power_mode: h.device.power_mode.clone(),
-        start_utc: h.start_utc.clone(),
-        channels: h.channels.clone(),
-        interval_ms: h.interval_ms,
-        train: h.train.clone(),
-    }
-}
-
-/// Stream one session file into its summary (never loads the file whole).
-pub fn summarize_file(
+/// Stream one session file through the session fold (never loads the file
+/// whole). `summary`, `report` and `inspect` all start here.
+pub fn fold_file(
     path: &Path,
     target_acc: Option<f64>,
     lenient: bool,
-) -> Result<SessionSummary, RecordError> {
+) -> Result<(SessionFold, ReadStats), RecordError> {
     let mut r = SessionReader::open(
         path,
         ReadOptions {
@@ -57,11 +45,21 @@ pub fn summarize_file(
             ..Default::default()
         },
     )?;
-    let mut fold = SummaryFold::new(&session_meta(r.header()), target_acc);
+    let mut fold = SessionFold::new(r.header()).with_target_acc(target_acc);
     while let Some(ev) = r.next_event()? {
-        fold.push(&ev);
+        fold.apply(&ev);
     }
-    Ok(fold.finish(path.display().to_string()))
+    Ok((fold, r.stats.clone()))
+}
+
+/// One session file's summary.
+pub fn summarize_file(
+    path: &Path,
+    target_acc: Option<f64>,
+    lenient: bool,
+) -> Result<SessionSummary, RecordError> {
+    let (fold, _) = fold_file(path, target_acc, lenient)?;
+    Ok(summarize(&fold, path.display().to_string()))
 }
 
 pub fn run(a: SummaryArgs) -> anyhow::Result<ExitCode> {

@@ -132,8 +132,8 @@ pub fn to_csv(sessions: &[SessionSummary]) -> String {
                 .unwrap_or_default(),
             csv_num(Some(s.duration_s)),
             csv_num(w.map(|w| w.time_s)),
-            csv_num(Some(s.energy_j)),
-            csv_num(w.map(|w| w.energy_j)),
+            csv_num(s.energy_j),
+            csv_num(w.and_then(|w| w.energy_j)),
             csv_num(s.counter_energy_j),
             csv_num(s.counter_vs_integrated),
             csv_num(Some(s.uncovered_s)),
@@ -234,8 +234,8 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary) {
         "session energy",
         format!(
             "{} J ({} Wh){e}",
-            num(Some(s.energy_j), 1),
-            num(Some(s.energy_j / 3600.0), 4)
+            num(s.energy_j, 1),
+            num(s.energy_j.map(|j| j / 3600.0), 4)
         ),
     );
     if let Some(c) = s.counter_energy_j {
@@ -268,8 +268,8 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary) {
             "training energy",
             format!(
                 "{} J ({} Wh){e}",
-                num(Some(w.energy_j), 1),
-                num(Some(w.energy_j / 3600.0), 4)
+                num(w.energy_j, 1),
+                num(w.energy_j.map(|j| j / 3600.0), 4)
             ),
         );
         row(

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::event::Event;
 use super::sample::{Channel, Role, Sample, Unit};
+use super::total::plausible_watts;
 
 /// An interval longer than this many nominal sampling intervals is a gap.
 pub const DEFAULT_GAP_FACTOR: f64 = 5.0;
@@ -22,7 +23,7 @@ pub struct PowerIntegrator {
     pub gaps: u64,
     /// Readings used.
     pub readings: u64,
-    /// Negative or non-finite readings, excluded.
+    /// Negative, non-finite or implausibly large readings, excluded.
     pub rejected: u64,
     /// Readings whose time went backwards, excluded.
     pub out_of_order: u64,
@@ -40,7 +41,7 @@ impl PowerIntegrator {
     /// Add a reading taken at `t_s`. `None` (no reading) leaves the state as it is.
     pub fn push(&mut self, t_s: f64, watts: Option<f64>) {
         let Some(w) = watts else { return };
-        if !w.is_finite() || w < 0.0 || !t_s.is_finite() {
+        if !plausible_watts(w) || !t_s.is_finite() {
             self.rejected += 1;
             return;
         }
@@ -179,12 +180,17 @@ impl EnergyLedger {
     }
 
     pub fn push_sample(&mut self, s: &Sample) {
+        self.push_sample_values(s.t_s, &s.values);
+    }
+
+    /// One row of readings taken at `t_s`.
+    pub fn push_sample_values(&mut self, t_s: f64, values: &[Option<f64>]) {
         self.samples += 1;
-        self.first_t.get_or_insert(s.t_s);
-        self.last_t = Some(self.last_t.map_or(s.t_s, |t| t.max(s.t_s)));
-        for (i, v) in s.values.iter().enumerate() {
+        self.first_t.get_or_insert(t_s);
+        self.last_t = Some(self.last_t.map_or(t_s, |t| t.max(t_s)));
+        for (i, v) in values.iter().enumerate() {
             if let Some(Some(p)) = self.power.get_mut(i) {
-                p.push(s.t_s, *v);
+                p.push(t_s, *v);
             } else if let Some(Some(c)) = self.counters.get_mut(i) {
                 c.push(*v);
             }

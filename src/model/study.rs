@@ -143,7 +143,7 @@ pub fn device_study(device: &str, sessions: &[SessionSummary]) -> DeviceStudy {
                 cancelled: count(RunOutcome::Cancelled),
                 incomplete: count(RunOutcome::Incomplete),
                 time_s: collect(&|s| s.training.as_ref().map(|w| w.time_s)),
-                energy_j: collect(&|s| s.training.as_ref().map(|w| w.energy_j)),
+                energy_j: collect(&|s| s.training.as_ref().and_then(|w| w.energy_j)),
                 avg_power_w: collect(&|s| s.training.as_ref().and_then(|w| w.avg_power_w)),
                 j_per_image: collect(&|s| s.j_per_image),
                 static_j: collect(&|s| s.idle.as_ref().map(|i| i.static_j)),
@@ -235,20 +235,21 @@ pub fn compare(dev: &DeviceStudy, base: &DeviceStudy) -> Comparison {
 mod tests {
     use super::*;
     use crate::model::event::{Event, RunStatus, TrainConfig, TrainEvent};
+    use crate::model::fold::SessionFold;
+    use crate::model::header::Header;
     use crate::model::sample::{Channel, Role, Sample, Scope};
-    use crate::model::summary::{SessionMeta, SummaryFold};
+    use crate::model::summary::summarize;
 
     /// A run at constant `watts` for `time_s`, or one that ends with `status`.
     fn run(bs: u32, watts: f64, time_s: f64, status: RunStatus) -> SessionSummary {
-        let meta = SessionMeta {
-            label: Some("dev".into()),
-            host: "h".into(),
-            channels: vec![Channel::power("p", Scope::GpuOnly, Role::Total, "nvml")],
-            interval_ms: 100.0,
-            ..Default::default()
-        };
-        let mut f = SummaryFold::new(&meta, None);
-        f.push(&Event::Train(TrainEvent::RunStart {
+        let mut h = Header::bare(
+            vec![Channel::power("p", Scope::GpuOnly, Role::Total, "nvml")],
+            100.0,
+        );
+        h.label = Some("dev".into());
+        h.host = "h".into();
+        let mut f = SessionFold::new(&h);
+        f.apply(&Event::Train(TrainEvent::RunStart {
             t_s: 0.0,
             config: TrainConfig {
                 batch_size: Some(bs),
@@ -258,17 +259,17 @@ mod tests {
         }));
         let n = (time_s / 0.1).round() as usize;
         for i in 0..=n {
-            f.push(&Event::Sample(Sample {
+            f.apply(&Event::Sample(Sample {
                 t_s: i as f64 * 0.1,
                 values: vec![Some(watts)],
             }));
         }
-        f.push(&Event::Train(TrainEvent::RunEnd {
+        f.apply(&Event::Train(TrainEvent::RunEnd {
             t_s: time_s,
             status,
             message: None,
         }));
-        f.finish("f")
+        summarize(&f, "f")
     }
 
     #[test]

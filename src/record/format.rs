@@ -12,75 +12,19 @@
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
-use crate::model::event::{Marker, SessionEnd, TrainConfig};
+use crate::model::event::{Marker, SessionEnd};
 use crate::model::sample::{Channel, Sample};
 
-pub const FORMAT_NAME: &str = "trainwatt-session";
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The machine a session was recorded on, as far as it could be told.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeviceInfo {
-    /// e.g. "NVIDIA Jetson Nano Developer Kit", "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Jetson nvpmodel mode, GPU power limit, ... where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gpus: Vec<String>,
-}
-
-/// The first line of every session file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Header {
-    /// Always `trainwatt-session`.
-    pub format: String,
-    pub schema: u32,
-    /// The trainwatt version that wrote the file.
-    pub trainwatt: String,
-    /// RFC 3339, UTC.
-    pub start_utc: String,
-    pub host: String,
-    #[serde(default)]
-    pub device: DeviceInfo,
-    pub channels: Vec<Channel>,
-    /// Nominal sampling interval in milliseconds (the measured rate is in the
-    /// closing `end` line, per source).
-    pub interval_ms: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train: Option<TrainConfig>,
-    /// A free label ("jetson-nano bs=8", "gpu-server").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Where the data came from when it was not recorded live (importers), and
-    /// anything else a reader should know.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
+pub use crate::model::header::{DeviceInfo, Header, FORMAT_NAME, SCHEMA_VERSION};
 
 impl Header {
     /// A header for a session starting now on this host.
     pub fn new(channels: Vec<Channel>, interval_ms: f64) -> Self {
         Header {
-            format: FORMAT_NAME.to_string(),
-            schema: SCHEMA_VERSION,
-            trainwatt: env!("CARGO_PKG_VERSION").to_string(),
             start_utc: now_utc_rfc3339(),
             host: hostname(),
-            device: DeviceInfo::default(),
-            channels,
-            interval_ms,
-            train: None,
-            label: None,
-            notes: Vec::new(),
+            ..Header::bare(channels, interval_ms)
         }
-    }
-
-    pub fn channel_index(&self, name: &str) -> Option<usize> {
-        self.channels.iter().position(|c| c.name == name)
     }
 }
 

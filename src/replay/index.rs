@@ -1,9 +1,14 @@
 //! An index of a session built by one streaming pass: total energy over time
 //! and (time, energy, images) at each training-progress fraction. It makes
 //! "the other session at the same progress" and progress alignment cheap.
-use crate::app::pane::PaneState;
+//! Every figure in it is read off the one session fold.
+use std::collections::VecDeque;
+
 use crate::model::event::Event;
-use crate::record::{Header, RecordError, SessionReader};
+use crate::model::fold::SessionFold;
+use crate::model::header::Header;
+use crate::model::total::Cum;
+use crate::record::{RecordError, SessionReader};
 
 /// Energy checkpoints are taken this often (seconds of session time).
 pub const ENERGY_STEP_S: f64 = 5.0;
@@ -15,7 +20,8 @@ pub const PROGRESS_STEP: f64 = 1e-4;
 pub struct IndexPoint {
     pub fraction: f64,
     pub t_s: f64,
-    pub joules: f64,
+    /// Cumulative session figures then; None without power readings.
+    pub cum: Option<Cum>,
     pub images: Option<u64>,
 }
 
@@ -25,14 +31,14 @@ pub struct ReplayIndex {
     pub duration_s: f64,
     /// Events in the session.
     pub events: u64,
-    /// Total energy of the whole session.
-    pub joules: f64,
-    /// (t, cumulative joules), every [`ENERGY_STEP_S`] and at the end.
-    energy: Vec<(f64, f64)>,
+    /// Total energy of the whole session (None without power readings).
+    pub joules: Option<f64>,
+    /// (t, cumulative figures), every [`ENERGY_STEP_S`] and at the end.
+    energy: Vec<(f64, Cum)>,
     /// Points of increasing fraction.
     progress: Vec<IndexPoint>,
-    /// When the training run started: (t, cumulative joules).
-    run_start: Option<(f64, f64)>,
+    /// When the training run started: (t, cumulative figures then).
+    run_start: Option<(f64, Option<Cum>)>,
 }
 
 impl ReplayIndex {
@@ -56,7 +62,7 @@ impl ReplayIndex {
     }
 
     /// When the training run started and the session energy then.
-    pub fn run_start(&self) -> Option<(f64, f64)> {
+    pub fn run_start(&self) -> Option<(f64, Option<Cum>)> {
         self.run_start
     }
 
@@ -94,10 +100,14 @@ impl ReplayIndex {
             (Some(x), Some(y)) => Some((x as f64 + (y as f64 - x as f64) * u).round() as u64),
             (_, y) => y,
         };
+        let cum = match (a.cum, b.cum) {
+            (Some(x), Some(y)) => Some(lerp(x, y, u)),
+            _ => None,
+        };
         Some(IndexPoint {
             fraction,
             t_s: a.t_s + (b.t_s - a.t_s) * u,
-            joules: a.joules + (b.joules - a.joules) * u,
+            cum,
             images,
         })
     }
@@ -111,8 +121,9 @@ impl ReplayIndex {
         }
     }
 
-    /// Total energy integrated up to session time `t_s` (interpolated).
-    pub fn joules_at(&self, t_s: f64) -> Option<f64> {
+    /// Cumulative figures up to session time `t_s` (interpolated between
+    /// checkpoints; the last ones past the end).
+    pub fn cum_at(&self, t_s: f64) -> Option<Cum> {
         let first = self.energy.first()?;
         if t_s <= first.0 {
             return Some(first.1);
@@ -127,60 +138,94 @@ impl ReplayIndex {
         } else {
             1.0
         };
-        Some(a.1 + (b.1 - a.1) * u)
+        Some(lerp(a.1, b.1, u))
+    }
+}
+
+fn lerp(a: Cum, b: Cum, u: f64) -> Cum {
+    Cum {
+        joules: a.joules + (b.joules - a.joules) * u,
+        covered_s: a.covered_s + (b.covered_s - a.covered_s) * u,
+        uncovered_s: a.uncovered_s + (b.uncovered_s - a.uncovered_s) * u,
     }
 }
 
 /// Incremental form of [`ReplayIndex::build`].
 pub struct IndexBuilder {
-    pane: PaneState,
+    fold: SessionFold,
     index: ReplayIndex,
     next_energy_t: f64,
+    /// Progress points whose energy is provisional until a later reading.
+    pending: VecDeque<usize>,
 }
 
 impl IndexBuilder {
     pub fn new(header: &Header) -> Self {
         IndexBuilder {
-            pane: PaneState::new(header),
+            fold: SessionFold::new(header),
             index: ReplayIndex::default(),
             next_energy_t: 0.0,
+            pending: VecDeque::new(),
         }
     }
 
     pub fn push(&mut self, ev: &Event) {
-        self.pane.apply(ev);
+        self.fold.apply(ev);
         self.index.events += 1;
-        let t = self.pane.elapsed_s();
-        if matches!(ev, Event::Sample(_)) && t >= self.next_energy_t {
-            self.index.energy.push((t, self.pane.joules()));
-            self.next_energy_t = t + ENERGY_STEP_S;
+        let t = self.fold.elapsed_s();
+        if let Event::Sample(_) = ev {
+            self.resolve_pending();
+            if let Some(c) = self.fold.cum().filter(|_| t >= self.next_energy_t) {
+                self.index.energy.push((t, c));
+                self.next_energy_t = t + ENERGY_STEP_S;
+            }
         }
-        if let (Event::Train(_), Some(f)) = (ev, self.pane.progress()) {
+        if let (Event::Train(_), Some(f)) = (ev, self.fold.progress()) {
             let last = self.index.progress.last().map(|p| p.fraction);
             let due = match last {
                 None => true,
                 Some(l) => f >= l + PROGRESS_STEP || (f > l && f >= 1.0),
             };
             if due {
+                let tp = self.fold.run().progress_t.unwrap_or(t);
                 self.index.progress.push(IndexPoint {
                     fraction: f,
-                    t_s: t,
-                    joules: self.pane.joules(),
-                    images: self.pane.images(),
+                    t_s: tp,
+                    cum: self.fold.cum_at(tp),
+                    images: self.fold.images(),
                 });
+                self.pending.push_back(self.index.progress.len() - 1);
+            }
+        }
+    }
+
+    fn resolve_pending(&mut self) {
+        while let Some(&k) = self.pending.front() {
+            let p = &mut self.index.progress[k];
+            match self.fold.cum_at_exact(p.t_s) {
+                Some(c) => {
+                    p.cum = Some(c);
+                    self.pending.pop_front();
+                }
+                None => break,
             }
         }
     }
 
     pub fn finish(mut self) -> ReplayIndex {
-        let t = self.pane.elapsed_s();
-        if self.index.energy.last().is_none_or(|e| e.0 < t) {
-            self.index.energy.push((t, self.pane.joules()));
+        let t = self.fold.elapsed_s();
+        if let Some(c) = self.fold.cum() {
+            if self.index.energy.last().is_none_or(|e| e.0 < t) {
+                self.index.energy.push((t, c));
+            }
         }
         self.index.duration_s = t;
-        self.index.joules = self.pane.joules();
-        let run = self.pane.run();
-        self.index.run_start = run.start_t.map(|t0| (t0, run.start_joules));
+        self.index.joules = self.fold.joules();
+        self.index.run_start = self
+            .fold
+            .run()
+            .start_t
+            .map(|t0| (t0, self.fold.run_start_cum()));
         self.index
     }
 }
@@ -192,7 +237,7 @@ mod tests {
     use crate::model::sample::{Channel, Role, Sample, Scope};
 
     fn session(until_epoch: u32) -> (Header, Vec<Event>) {
-        let mut h = Header::new(
+        let mut h = Header::bare(
             vec![Channel::power("gpu0", Scope::GpuOnly, Role::Total, "nvml")],
             100.0,
         );
@@ -234,10 +279,10 @@ mod tests {
         assert!((idx.duration_s - 40.0).abs() < 1e-9);
         let p = idx.at_fraction(0.5).unwrap();
         assert!((p.t_s - 20.0).abs() < 1e-6, "{p:?}");
-        assert!((p.joules - 200.0).abs() < 1e-6);
+        assert!((p.cum.unwrap().joules - 200.0).abs() < 1e-6);
         assert_eq!(p.images, Some(160));
-        assert!((idx.joules_at(12.5).unwrap() - 125.0).abs() < 1e-6);
-        assert!((idx.joules_at(1e9).unwrap() - 400.0).abs() < 1e-6);
+        assert!((idx.cum_at(12.5).unwrap().joules - 125.0).abs() < 1e-6);
+        assert!((idx.cum_at(1e9).unwrap().joules - 400.0).abs() < 1e-6);
     }
 
     #[test]

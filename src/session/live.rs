@@ -6,17 +6,17 @@
 //! supervisor ──────┘                     │
 //!                                        └─► UI channel (watch)
 //! ```
-//! The tee integrates energy as events pass (for the closing line and the idle
-//! floor) and flushes the file at least once a second even when nothing
-//! arrives.
+//! The tee folds every event as it passes (the one session fold: the closing
+//! line's energy and the idle floor come from it) and flushes the file at
+//! least once a second even when nothing arrives.
 use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::model::energy::EnergyLedger;
 use crate::model::event::{Event, MarkerKind, SessionEnd, SourceStats};
+use crate::model::fold::SessionFold;
 use crate::record::writer::FLUSH_EVERY;
 use crate::record::{Header, SessionWriter};
 
@@ -60,10 +60,10 @@ impl LiveSession {
         } else {
             (None, None)
         };
-        let ledger = EnergyLedger::new(&header.channels, header.interval_ms);
+        let fold = SessionFold::new(&header);
         let tee = std::thread::Builder::new()
             .name("session-tee".into())
-            .spawn(move || tee_loop(rx, writer, ui_tx, ledger))?;
+            .spawn(move || tee_loop(rx, writer, ui_tx, fold))?;
         Ok((
             LiveSession {
                 header,
@@ -107,19 +107,12 @@ impl LiveSession {
     }
 }
 
-struct IdleWindow {
-    joules: f64,
-    covered_s: f64,
-}
-
 fn tee_loop(
     rx: Receiver<Event>,
     mut writer: Option<SessionWriter>,
     ui: Option<Sender<Event>>,
-    mut ledger: EnergyLedger,
+    mut fold: SessionFold,
 ) -> io::Result<SessionEnd> {
-    let mut idle: Option<IdleWindow> = None;
-    let mut last_t = 0.0f64;
     loop {
         let mut ev = match rx.recv_timeout(FLUSH_EVERY) {
             Ok(ev) => ev,
@@ -135,37 +128,18 @@ fn tee_loop(
                 if let Some(w) = writer.take() {
                     w.finish(None)?;
                 }
-                return Ok(SessionEnd {
-                    t_s: last_t,
-                    samples: ledger.samples,
-                    energy_j: ledger.energy_map(),
-                    sources: Vec::new(),
-                });
+                return Ok(closing(&fold, fold.elapsed_s(), Vec::new()));
             }
         };
-        last_t = last_t.max(ev.t_s());
+        fold.apply(&ev);
         match &mut ev {
-            Event::Sample(s) => ledger.push_sample(s),
-            Event::Marker(m) if m.kind == MarkerKind::IdleStart => {
-                idle = Some(IdleWindow {
-                    joules: ledger.total_joules(),
-                    covered_s: ledger.total_covered_s(),
-                });
-            }
             Event::Marker(m) if m.kind == MarkerKind::IdleEnd && m.value.is_none() => {
-                // The idle floor: mean total power over the calibration window.
-                // Over the time the sensors covered: a gap's energy is unknown.
-                if let Some(w) = idle.take() {
-                    let dt = ledger.total_covered_s() - w.covered_s;
-                    if dt > 0.0 {
-                        m.value = Some((ledger.total_joules() - w.joules) / dt);
-                    }
-                }
+                // The idle floor: mean total power over the calibration
+                // window's covered time, as the fold measured it.
+                m.value = fold.idle_floor_w();
             }
             Event::End(end) => {
-                end.samples = ledger.samples;
-                end.energy_j = ledger.energy_map();
-                let end = end.clone();
+                let end = closing(&fold, end.t_s, std::mem::take(&mut end.sources));
                 if let Some(w) = writer.take() {
                     w.finish(Some(&end))?;
                 }
@@ -186,6 +160,16 @@ fn tee_loop(
     }
 }
 
+/// The closing line: energy per channel and the sample count, from the fold.
+fn closing(fold: &SessionFold, t_s: f64, sources: Vec<SourceStats>) -> SessionEnd {
+    SessionEnd {
+        t_s,
+        samples: fold.samples(),
+        energy_j: fold.ledger().energy_map(),
+        sources,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +181,7 @@ mod tests {
     fn tee_records_forwards_and_fills_idle_floor_and_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
-        let header = Header::new(
+        let header = Header::bare(
             vec![Channel::power(
                 "cpu",
                 Scope::Estimate,

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::format::{duration, joules, percent, watts};
+use super::format::{duration, joules, joules_opt, percent, watts};
 use super::theme::Theme;
 use crate::app::compare::{compare, times, Basis, Side};
 use crate::app::state::State;
@@ -73,7 +73,7 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
         Span::styled(ratio(c.time_ratio()), theme.key),
         Span::styled("   energy ", theme.label),
         Span::styled(
-            format!("{} vs {}", joules(c.a.joules), joules(c.b.joules)),
+            format!("{} vs {}", joules_opt(c.a.joules), joules_opt(c.b.joules)),
             theme.energy,
         ),
         Span::styled(ratio(c.energy_ratio()), theme.key),

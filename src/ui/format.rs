@@ -36,6 +36,16 @@ pub fn joules(j: f64) -> String {
     }
 }
 
+/// Energy or a dash with the unit when it is unknown (never "0 J").
+pub fn joules_opt(j: Option<f64>) -> String {
+    j.map(joules).unwrap_or_else(|| "– J".to_string())
+}
+
+/// Watt-hours or a dash with the unit when the energy is unknown.
+pub fn watt_hours_opt(j: Option<f64>) -> String {
+    j.map(watt_hours).unwrap_or_else(|| "– Wh".to_string())
+}
+
 /// Energy in watt-hours: "0.0023 Wh", "0.342 Wh", "12.3 Wh", "1.25 kWh".
 pub fn watt_hours(j: f64) -> String {
     let wh = j / 3600.0;

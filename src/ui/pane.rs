@@ -8,12 +8,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::format::{duration, joules, percent, speed, watt_hours, watts, watts_opt};
+use super::format::{
+    duration, joules, joules_opt, percent, speed, watt_hours, watt_hours_opt, watts, watts_opt,
+};
 use super::theme::Theme;
-use crate::app::pane::{PaneState, PaneStatus};
-use crate::app::series::PowerSeries;
-use crate::app::state::{PaneView, State};
+use crate::app::state::{PaneStatus, PaneView, State};
+use crate::model::fold::SessionFold;
 use crate::model::sample::{Scope, Unit};
+use crate::model::series::PowerSeries;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Row {
@@ -68,7 +70,7 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
         Row::Problem => {
             view.feed_error.is_some()
                 || p.error_text().is_some()
-                || (view.feed_closed && p.status().is_running())
+                || (view.feed_closed && view.status().is_running())
         }
         Row::NoTraining => !p.has_training(),
         Row::Gaps => p.gaps() > 0 || p.uncovered_s() > 0.0,
@@ -112,13 +114,13 @@ fn title_line<'a>(view: &'a PaneView, room: usize, theme: &Theme) -> Line<'a> {
     } else {
         p.scope_label.clone()
     };
-    let mut head = match &p.label {
+    let mut head = match p.label() {
         Some(l) => format!(" {l} · {}", p.device),
         None => format!(" {}", p.device),
     };
-    if p.host != p.device && p.label.as_deref() != Some(p.host.as_str()) {
+    if p.host() != p.device && p.label() != Some(p.host()) {
         head.push_str(" · ");
-        head.push_str(&p.host);
+        head.push_str(p.host());
     }
     head.push_str(" · ");
     let total = head.chars().count() + scope.chars().count() + 1;
@@ -140,8 +142,7 @@ fn title_line<'a>(view: &'a PaneView, room: usize, theme: &Theme) -> Line<'a> {
 }
 
 fn status_line<'a>(view: &PaneView, k: usize, state: &State, theme: &Theme) -> Line<'a> {
-    let s = view.pane.status();
-    let (text, style) = match s {
+    let (text, style) = match view.status() {
         PaneStatus::Live => (" LIVE ".to_string(), theme.live),
         PaneStatus::Replay => {
             let text = if state.aligned_by_progress(k) {
@@ -178,7 +179,10 @@ fn gauge_row(
     let text_w = (text.chars().count() as u16 + 1).min(area.width.saturating_sub(lw));
     let bar_w = area.width.saturating_sub(lw + text_w);
     let bar = Rect::new(area.x + lw, area.y, bar_w, 1);
-    gauge_bar(buf, bar, frac.unwrap_or(0.0), theme);
+    // An unknown fraction draws no bar: an empty one would read as 0%.
+    if let Some(f) = frac {
+        gauge_bar(buf, bar, f, theme);
+    }
     buf.set_stringn(
         area.x + lw + bar_w + 1,
         area.y,
@@ -240,9 +244,9 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
             let j = p.joules();
             let mut spans = vec![
                 label("energy ", theme),
-                Span::styled(joules(j), theme.energy),
+                Span::styled(joules_opt(j), theme.energy),
                 label("  ", theme),
-                Span::styled(watt_hours(j), theme.energy),
+                Span::styled(watt_hours_opt(j), theme.energy),
             ];
             if p.estimate {
                 spans.push(Span::raw("  "));
@@ -267,7 +271,7 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
             let text = if let Some(e) = &view.feed_error {
                 format!("feed error: {e}")
             } else if let Some(e) = p.error_text() {
-                format!("{}: {e}", p.status().label().to_lowercase())
+                format!("{}: {e}", view.status().label().to_lowercase())
             } else {
                 "input ended without a closing line".to_string()
             };
@@ -346,19 +350,27 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
             Line::from(spans)
         }
         Row::Projected => {
-            let mut spans = match (p.projected_joules(), p.status()) {
-                (Some(j), _) => vec![
+            let mut spans = match (p.projected_joules(), view.status()) {
+                (Some(j), s) if s.is_running() => vec![
                     label("at completion ≈ ", theme),
                     Span::styled(format!("{} · {}", joules(j), watt_hours(j)), theme.energy),
                     label(" projected", theme),
                 ],
-                (None, s) if !s.is_running() => vec![
-                    label("final ", theme),
-                    Span::styled(
-                        format!("{} · {}", joules(p.joules()), watt_hours(p.joules())),
-                        theme.energy,
-                    ),
-                ],
+                (_, s) if !s.is_running() => {
+                    let j = p.train_joules().or(p.joules());
+                    let what = if p.training().is_some() {
+                        "training energy "
+                    } else {
+                        "final "
+                    };
+                    vec![
+                        label(what, theme),
+                        Span::styled(
+                            format!("{} · {}", joules_opt(j), watt_hours_opt(j)),
+                            theme.energy,
+                        ),
+                    ]
+                }
                 _ => vec![label(
                     "at completion: projected once progress and power are known",
                     theme,
@@ -376,7 +388,7 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
 
 const BARS: [&str; 9] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
 
-fn sparkline_region(buf: &mut Buffer, area: Rect, p: &PaneState, theme: &Theme) {
+fn sparkline_region(buf: &mut Buffer, area: Rect, p: &SessionFold, theme: &Theme) {
     if area.height == 0 || area.width == 0 {
         return;
     }
@@ -486,7 +498,7 @@ fn sparkline(
 
 /// The per-channel view (key `c`): every power channel with its scope,
 /// latest reading, energy and a one-row sparkline.
-fn channels(buf: &mut Buffer, area: Rect, p: &PaneState, theme: &Theme) {
+fn channels(buf: &mut Buffer, area: Rect, p: &SessionFold, theme: &Theme) {
     let mut y = area.y;
     let name_w = 12usize;
     for (i, c) in p.channels().iter().enumerate() {

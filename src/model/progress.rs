@@ -1,6 +1,11 @@
 //! A training run folded from its events: epoch, step, images, loss,
-//! accuracy, start and end, and the fraction of the run done.
-use crate::model::event::{RunStatus, TrainConfig, TrainEvent};
+//! accuracy, start and end, and the fraction of the run done. Energy is not
+//! kept here: the session fold (fold.rs) reads it off the total timeline at
+//! the instants this records.
+use super::event::{RunStatus, TrainConfig, TrainEvent};
+
+/// Epoch and step numbers above this are not plausible (a corrupt line).
+pub const MAX_PLAUSIBLE_COUNT: u32 = 10_000_000;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunProgress {
@@ -16,13 +21,12 @@ pub struct RunProgress {
     /// The current epoch has ended.
     pub epoch_done: bool,
     pub start_t: Option<f64>,
-    /// Session energy when the run started (energy before it is not the run's).
-    pub start_joules: f64,
     pub end_t: Option<f64>,
-    /// Time and session energy of the latest progress event (step, epoch
-    /// end, run end): where the run stood at `fraction()`.
+    /// Time of the latest progress event (step, epoch end, run end): where
+    /// the run stood at `fraction()`.
     pub progress_t: Option<f64>,
-    pub progress_joules: f64,
+    /// Optimiser steps of the epochs before the current one.
+    steps_before: u64,
     pub images: Option<u64>,
     pub images_per_s: Option<f64>,
     pub loss: Option<f64>,
@@ -44,8 +48,12 @@ impl RunProgress {
         }
     }
 
-    /// Fold one training event; `joules_now` is the session's energy so far.
-    pub fn apply(&mut self, te: &TrainEvent, joules_now: f64) {
+    /// Fold one training event. Returns a problem (an implausible or
+    /// out-of-order event, which is then ignored) for the caller to report.
+    pub fn apply(&mut self, te: &TrainEvent) -> Option<String> {
+        if let Some(problem) = self.implausible(te) {
+            return Some(problem);
+        }
         match te {
             TrainEvent::RunStart { t_s, config } => {
                 // A wrapped command announces its configuration after it has
@@ -53,7 +61,6 @@ impl RunProgress {
                 // not restart it.
                 if self.start_t.is_none() {
                     self.start_t = Some(*t_s);
-                    self.start_joules = joules_now;
                 }
                 self.epochs = config.epochs.or(self.epochs);
                 self.steps_per_epoch = config.steps_per_epoch.or(self.steps_per_epoch);
@@ -70,8 +77,8 @@ impl RunProgress {
                 images_per_s,
                 images,
             } => {
-                self.reached(*t_s, joules_now);
-                self.epoch = *epoch;
+                self.reached(*t_s);
+                self.enter_epoch(*epoch);
                 self.step = *step;
                 self.epoch_done = false;
                 self.steps_per_epoch = steps_per_epoch.or(self.steps_per_epoch);
@@ -87,8 +94,8 @@ impl RunProgress {
                 images,
                 ..
             } => {
-                self.reached(*t_s, joules_now);
-                self.epoch = *epoch;
+                self.reached(*t_s);
+                self.enter_epoch(*epoch);
                 self.epoch_done = true;
                 if let Some(spe) = self.steps_per_epoch {
                     self.step = spe;
@@ -102,21 +109,80 @@ impl RunProgress {
                 status,
                 message,
             } => {
+                self.start_t.get_or_insert(*t_s);
                 self.end_t = Some(*t_s);
                 self.progress_t = Some(*t_s);
-                self.progress_joules = joules_now;
                 self.status = Some(status.clone());
                 self.message = message.clone();
             }
         }
+        None
+    }
+
+    /// Why `te` cannot be folded: counts past [`MAX_PLAUSIBLE_COUNT`], a
+    /// run that ends before it started, events after the run's end.
+    fn implausible(&self, te: &TrainEvent) -> Option<String> {
+        let t = te.t_s();
+        if !t.is_finite() {
+            return Some("a training event without a finite time".into());
+        }
+        if self.end_t.is_some() && !matches!(te, TrainEvent::RunStart { .. }) {
+            return Some(format!("a training event at {t:.3} s after the run ended"));
+        }
+        let counts = match te {
+            TrainEvent::Step { epoch, step, .. } => [*epoch, *step],
+            TrainEvent::EpochEnd { epoch, .. } => [*epoch, 0],
+            _ => [0, 0],
+        };
+        if counts.iter().any(|&c| c > MAX_PLAUSIBLE_COUNT) {
+            return Some(format!(
+                "an epoch or step count above {MAX_PLAUSIBLE_COUNT} at {t:.3} s"
+            ));
+        }
+        if let (TrainEvent::RunEnd { .. }, Some(t0)) = (te, self.start_t) {
+            if t < t0 {
+                return Some(format!(
+                    "the run ends at {t:.3} s, before it started at {t0:.3} s"
+                ));
+            }
+        }
+        None
     }
 
     /// A progress event at `t_s`: the run has started by then, and this is
-    /// where it stood (time and session energy) at its current fraction.
-    fn reached(&mut self, t_s: f64, joules_now: f64) {
+    /// where it stood at its current fraction.
+    fn reached(&mut self, t_s: f64) {
         self.start_t.get_or_insert(t_s);
         self.progress_t = Some(t_s);
-        self.progress_joules = joules_now;
+    }
+
+    /// Moving to a later epoch banks the steps of the one before, and whole
+    /// epochs for any skipped in between (their steps were not reported).
+    fn enter_epoch(&mut self, epoch: u32) {
+        if epoch > self.epoch {
+            if self.epoch > 0 {
+                let done = if self.epoch_done {
+                    self.steps_per_epoch.map_or(self.step, |s| s.max(self.step))
+                } else {
+                    self.step
+                };
+                self.steps_before += u64::from(done);
+            }
+            let skipped = u64::from(epoch - self.epoch - 1);
+            self.steps_before += skipped * u64::from(self.steps_per_epoch.unwrap_or(0));
+        }
+        self.epoch = self.epoch.max(epoch);
+    }
+
+    /// Optimiser steps done so far (None while no step count is known).
+    pub fn steps(&self) -> Option<u64> {
+        let current = if self.epoch_done {
+            self.steps_per_epoch.map_or(self.step, |s| s.max(self.step))
+        } else {
+            self.step
+        };
+        let n = self.steps_before + u64::from(current);
+        (n > 0).then_some(n)
     }
 
     /// Whether training events have been seen (or announced in the header).
@@ -185,21 +251,19 @@ mod tests {
             images_per_s: None,
             images: Some(80),
         };
-        p.apply(&step(2, 5), 0.0);
+        p.apply(&step(2, 5));
         assert_eq!(p.fraction(), Some(0.375));
         assert_eq!(p.epochs_done(), 1);
-        p.apply(
-            &TrainEvent::EpochEnd {
-                t_s: 2.0,
-                epoch: 2,
-                train_loss: Some(0.5),
-                train_acc: None,
-                val_acc: Some(0.6),
-                images: None,
-            },
-            0.0,
-        );
+        p.apply(&TrainEvent::EpochEnd {
+            t_s: 2.0,
+            epoch: 2,
+            train_loss: Some(0.5),
+            train_acc: None,
+            val_acc: Some(0.6),
+            images: None,
+        });
         assert_eq!(p.fraction(), Some(0.5));
+        assert_eq!(p.steps(), Some(20), "epoch 1 banked whole, epoch 2 ended");
         assert_eq!(p.loss, Some(0.5));
         assert_eq!(p.images_per_s(3.0), Some(40.0));
     }
@@ -216,31 +280,54 @@ mod tests {
                 ..Default::default()
             },
         };
-        p.apply(&start(0.5, None), 10.0);
-        p.apply(&start(4.0, Some(3)), 50.0);
+        p.apply(&start(0.5, None));
+        p.apply(&start(4.0, Some(3)));
         assert_eq!(p.start_t, Some(0.5));
-        assert_eq!(p.start_joules, 10.0);
         assert_eq!(p.epochs, Some(3));
     }
 
     #[test]
     fn epoch_end_only_trainers_update_the_loss_and_the_progress_point() {
         let mut p = RunProgress::default();
-        for (epoch, loss, joules) in [(1, 2.0, 100.0), (2, 1.0, 200.0)] {
-            p.apply(
-                &TrainEvent::EpochEnd {
-                    t_s: epoch as f64 * 10.0,
-                    epoch,
-                    train_loss: Some(loss),
-                    train_acc: None,
-                    val_acc: None,
-                    images: None,
-                },
-                joules,
-            );
+        for (epoch, loss) in [(1, 2.0), (2, 1.0)] {
+            p.apply(&TrainEvent::EpochEnd {
+                t_s: epoch as f64 * 10.0,
+                epoch,
+                train_loss: Some(loss),
+                train_acc: None,
+                val_acc: None,
+                images: None,
+            });
         }
         assert_eq!(p.loss, Some(1.0));
         assert_eq!(p.progress_t, Some(20.0));
-        assert_eq!(p.progress_joules, 200.0);
+        assert_eq!(p.steps(), None, "epoch ends without steps per epoch");
+    }
+
+    #[test]
+    fn implausible_and_out_of_order_events_are_refused_with_a_reason() {
+        let mut p = RunProgress::default();
+        let huge = TrainEvent::Step {
+            t_s: 1.0,
+            epoch: 4_294_967_295,
+            step: 1,
+            steps_per_epoch: None,
+            loss: None,
+            images_per_s: None,
+            images: None,
+        };
+        assert!(p.apply(&huge).unwrap().contains("above 10000000"));
+        assert_eq!(p.epoch, 0);
+        p.apply(&TrainEvent::RunStart {
+            t_s: 5.0,
+            config: TrainConfig::default(),
+        });
+        let early_end = TrainEvent::RunEnd {
+            t_s: 2.0,
+            status: RunStatus::Completed,
+            message: None,
+        };
+        assert!(p.apply(&early_end).unwrap().contains("before it started"));
+        assert_eq!(p.end_t, None);
     }
 }
