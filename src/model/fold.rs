@@ -292,9 +292,17 @@ impl SessionFold {
     }
 
     fn apply_train(&mut self, te: &TrainEvent) {
+        let progress_before = self.run.progress_t;
         if let Some(problem) = self.run.apply(te) {
             self.problem(problem);
             return;
+        }
+        if let Some(tp) = self
+            .run
+            .progress_t
+            .filter(|_| self.run.progress_t != progress_before)
+        {
+            self.progress.set(tp, &self.total);
         }
         let t = te.t_s();
         match te {
@@ -306,11 +314,9 @@ impl SessionFold {
             }
             TrainEvent::Step { .. } => {
                 self.run_start.set_once(t, &self.total);
-                self.progress.set(t, &self.total);
             }
             TrainEvent::EpochEnd { epoch, val_acc, .. } => {
                 self.run_start.set_once(t, &self.total);
-                self.progress.set(t, &self.total);
                 if let Some(acc) = val_acc.filter(|a| a.is_finite()) {
                     self.final_val_acc = Some(acc);
                     let reached = self.target_acc.is_some_and(|target| acc >= target);
@@ -323,7 +329,6 @@ impl SessionFold {
             TrainEvent::RunEnd { .. } => {
                 self.run_start.set_once(t, &self.total);
                 self.run_end.set_once(t, &self.total);
-                self.progress.set(t, &self.total);
             }
         }
     }

@@ -22,8 +22,8 @@ pub struct RunProgress {
     pub epoch_done: bool,
     pub start_t: Option<f64>,
     pub end_t: Option<f64>,
-    /// Time of the latest progress event (step, epoch end, run end): where
-    /// the run stood at `fraction()`.
+    /// When the run first stood at `fraction()`: the time of the latest
+    /// progress event (step, epoch end, run end) that changed it.
     pub progress_t: Option<f64>,
     /// Optimiser steps of the epochs before the current one.
     steps_before: u64,
@@ -54,6 +54,23 @@ impl RunProgress {
         if let Some(problem) = self.implausible(te) {
             return Some(problem);
         }
+        let before = self.fraction();
+        self.apply_valid(te);
+        // Where the run stood at its fraction: the first time it got there
+        // (without a known fraction, the latest progress event).
+        let now = self.fraction();
+        if now != before || now.is_none() || self.progress_t.is_none() {
+            if let TrainEvent::Step { .. }
+            | TrainEvent::EpochEnd { .. }
+            | TrainEvent::RunEnd { .. } = te
+            {
+                self.progress_t = Some(te.t_s());
+            }
+        }
+        None
+    }
+
+    fn apply_valid(&mut self, te: &TrainEvent) {
         match te {
             TrainEvent::RunStart { t_s, config } => {
                 // A wrapped command announces its configuration after it has
@@ -111,12 +128,10 @@ impl RunProgress {
             } => {
                 self.start_t.get_or_insert(*t_s);
                 self.end_t = Some(*t_s);
-                self.progress_t = Some(*t_s);
                 self.status = Some(status.clone());
                 self.message = message.clone();
             }
         }
-        None
     }
 
     /// Why `te` cannot be folded: counts past [`MAX_PLAUSIBLE_COUNT`], a
@@ -149,11 +164,9 @@ impl RunProgress {
         None
     }
 
-    /// A progress event at `t_s`: the run has started by then, and this is
-    /// where it stood at its current fraction.
+    /// A progress event at `t_s`: the run has started by then.
     fn reached(&mut self, t_s: f64) {
         self.start_t.get_or_insert(t_s);
-        self.progress_t = Some(t_s);
     }
 
     /// Moving to a later epoch banks the steps of the one before, and whole
