@@ -13,7 +13,6 @@
 mod support;
 
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use ratatui::backend::TestBackend;
@@ -37,11 +36,12 @@ struct Idle {
 }
 
 impl Input for Idle {
-    fn next(&mut self, timeout: Duration) -> std::io::Result<Option<Msg>> {
+    fn next(&mut self, timeout: Option<Duration>) -> std::io::Result<Option<Msg>> {
         if Instant::now() >= self.until {
             return Ok(Some(Msg::Key(Action::Quit)));
         }
-        std::thread::sleep(timeout.min(self.until - Instant::now()));
+        let left = self.until - Instant::now();
+        std::thread::sleep(timeout.map_or(left, |t| t.min(left)));
         Ok(None)
     }
 }
@@ -99,7 +99,8 @@ fn main() {
             lenient: false,
         }]
     };
-    let mut app = App::new(feeds(), &AppOptions::default(), 0.0).unwrap();
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let mut app = App::new(feeds(), &AppOptions::default(), 0.0, &tx).unwrap();
     println!(
         "open + index (one streaming pass): {:.0} ms",
         t.elapsed().as_secs_f64() * 1e3
@@ -173,7 +174,7 @@ fn main() {
             ..AppOptions::default()
         };
         let start = Instant::now();
-        let mut app = App::new(feeds(), &opts, 0.0).unwrap();
+        let mut app = App::new(feeds(), &opts, 0.0, &tx).unwrap();
         // Start an hour in, so the sparkline history is full.
         app.handle(Msg::Key(Action::Seek(3600.0)));
         app.pump();
@@ -189,7 +190,6 @@ fn main() {
             &mut app,
             &mut input,
             &mut now,
-            &AtomicBool::new(false),
             LoopConfig::default(),
         )
         .unwrap();

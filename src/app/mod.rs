@@ -15,7 +15,9 @@ use crate::model::event::Event;
 use crate::record::{Header, ReadOptions, RecordError, SessionReader};
 
 pub use msg::{Action, Effect, Msg};
-pub use run::{run_loop, run_terminal, App, Input, LoopConfig, LoopStats, ScriptedInput};
+pub use run::{
+    run_loop, run_terminal, App, ChannelInput, Input, LoopConfig, LoopStats, ScriptedInput,
+};
 pub use state::{update, Alignment, FeedKind, PaneStatus, PaneView, State};
 
 /// Where a pane's events come from.
@@ -28,6 +30,9 @@ pub enum PaneFeed {
         header: Header,
         rx: mpsc::Receiver<Event>,
     },
+    /// Events that arrive as `Msg::Event` with this pane's index on the
+    /// loop's own channel (tests and benchmarks send them there directly).
+    Pushed { header: Header },
     /// A recorded session, played by the replay engine.
     Replay { path: PathBuf, lenient: bool },
 }

@@ -1,11 +1,16 @@
-//! The event loop. Generic over ratatui's `Backend`: the real terminal
-//! (crossterm) in production, `TestBackend` in tests and benchmarks, with
-//! input and time injected. Draws only when something changed, at most once
-//! per frame interval; feeds are pumped every `pump_interval`.
+//! The event loop. Every producer (the terminal reader, each live feed, the
+//! signal handler) sends [`Msg`]s into one channel; the loop blocks on it
+//! until a message arrives or the next deadline (a frame to draw, the replay
+//! to advance, the status clock's next second). It never polls: with nothing
+//! to replay and nothing arriving it sleeps until a key.
+//!
+//! Generic over ratatui's `Backend`: the real terminal (crossterm) in
+//! production, `TestBackend` in tests and benchmarks, with the input (the
+//! channel, or a script on a simulated clock) and the clock injected.
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -14,19 +19,16 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui::Terminal;
 
 use super::keymap::action_for;
-use super::msg::{Effect, Msg};
+use super::msg::{Action, Effect, Msg};
 use super::state::{update, PaneView, State};
 use super::{AppOptions, PaneFeed};
 use crate::model::event::Event;
 use crate::replay::{ReplayEngine, ReplayOut};
 use crate::ui::{self, Theme};
 
-/// Most events taken from one live feed per pump (a session piped in from a
-/// file arrives all at once; the screen keeps answering keys meanwhile).
-pub const MAX_LIVE_EVENTS_PER_PUMP: usize = 50_000;
-
 enum Feed {
-    Live(mpsc::Receiver<Event>),
+    /// Events arrive as messages on the loop's channel.
+    Pushed,
     Replay(Box<ReplayEngine>),
     Done,
 }
@@ -50,8 +52,15 @@ fn stem(path: &Path) -> String {
 
 impl App {
     /// Open every feed (replay files are indexed here, before the terminal
-    /// is taken over, so errors print normally) and load the themes.
-    pub fn new(panes: Vec<PaneFeed>, opts: &AppOptions, now_s: f64) -> anyhow::Result<App> {
+    /// is taken over, so errors print normally) and load the themes. Live
+    /// feeds get a forwarding thread that sends their events into `tx`, the
+    /// loop's channel.
+    pub fn new(
+        panes: Vec<PaneFeed>,
+        opts: &AppOptions,
+        now_s: f64,
+        tx: &Sender<Msg>,
+    ) -> anyhow::Result<App> {
         let no_color = opts.no_color || Theme::no_color_requested();
         let themes = Theme::cycle(&opts.theme, no_color)?;
         let mut views = Vec::new();
@@ -59,13 +68,13 @@ impl App {
         for (k, p) in panes.into_iter().enumerate() {
             match p {
                 PaneFeed::Live { header, rx } => {
-                    let name = if k == 0 {
-                        "local".to_string()
-                    } else {
-                        header.label.clone().unwrap_or_else(|| header.host.clone())
-                    };
-                    views.push(PaneView::live(name, header));
-                    feeds.push(Feed::Live(rx));
+                    views.push(PaneView::live(live_name(k, &header), header));
+                    forward(k, rx, tx.clone())?;
+                    feeds.push(Feed::Pushed);
+                }
+                PaneFeed::Pushed { header } => {
+                    views.push(PaneView::live(live_name(k, &header), header));
+                    feeds.push(Feed::Pushed);
                 }
                 PaneFeed::Replay { path, lenient } => {
                     let engine = ReplayEngine::open(&path, lenient)?;
@@ -104,53 +113,39 @@ impl App {
         update(&mut self.state, msg).contains(&Effect::Render)
     }
 
-    /// Take what the feeds have: live events waiting in their channels and
-    /// replayed events up to each replay pane's target time. True when
+    /// Replayed panes that can still move: when the clock runs, the loop
+    /// wakes for them.
+    fn replay_active(&self) -> bool {
+        !self.state.clock.paused()
+            && !self.state.clock.at_end(self.state.now_s)
+            && self.feeds.iter().any(|f| matches!(f, Feed::Replay(_)))
+    }
+
+    /// Advance every replayed pane to its target time now. True when
     /// anything arrived.
     pub fn pump(&mut self) -> bool {
         let mut changed = false;
         for k in 0..self.feeds.len() {
-            let mut close: Option<Msg> = None;
-            match &mut self.feeds[k] {
-                Feed::Live(rx) => {
-                    for _ in 0..MAX_LIVE_EVENTS_PER_PUMP {
-                        match rx.try_recv() {
-                            Ok(event) => {
-                                update(&mut self.state, Msg::Event { pane: k, event });
-                                changed = true;
-                            }
-                            Err(mpsc::TryRecvError::Empty) => break,
-                            Err(mpsc::TryRecvError::Disconnected) => {
-                                close = Some(Msg::FeedClosed { pane: k });
-                                break;
-                            }
-                        }
-                    }
-                }
-                Feed::Replay(engine) => {
-                    let target = self.state.replay_target(k);
-                    let state = &mut self.state;
-                    let r = engine.advance_to(target, &mut |out| {
-                        let msg = match out {
-                            ReplayOut::Reset => Msg::Reset { pane: k },
-                            ReplayOut::Event(event) => Msg::Event { pane: k, event },
-                        };
-                        update(state, msg);
-                        changed = true;
-                    });
-                    if let Err(e) = r {
-                        tracing::error!("replay of pane {k}: {e}");
-                        close = Some(Msg::FeedError {
-                            pane: k,
-                            message: e.to_string(),
-                        });
-                    }
-                }
-                Feed::Done => {}
-            }
-            if let Some(m) = close {
+            let Feed::Replay(engine) = &mut self.feeds[k] else {
+                continue;
+            };
+            let target = self.state.replay_target(k);
+            let state = &mut self.state;
+            let r = engine.advance_to(target, &mut |out| {
+                let msg = match out {
+                    ReplayOut::Reset => Msg::Reset { pane: k },
+                    ReplayOut::Event(event) => Msg::Event { pane: k, event },
+                };
+                update(state, msg);
+                changed = true;
+            });
+            if let Err(e) = r {
+                tracing::error!("replay of pane {k}: {e}");
                 self.feeds[k] = Feed::Done;
-                self.handle(m);
+                self.handle(Msg::FeedError {
+                    pane: k,
+                    message: e.to_string(),
+                });
                 changed = true;
             }
         }
@@ -158,101 +153,156 @@ impl App {
     }
 }
 
-/// Where the loop's messages from the outside (keys, resizes) come from.
-pub trait Input {
-    /// Wait up to `timeout` for the next message.
-    fn next(&mut self, timeout: Duration) -> io::Result<Option<Msg>>;
+fn live_name(k: usize, header: &crate::model::header::Header) -> String {
+    if k == 0 {
+        "local".to_string()
+    } else {
+        header.label.clone().unwrap_or_else(|| header.host.clone())
+    }
 }
 
-/// Keys and resizes from the real terminal.
-///
-/// crossterm 0.29 reads the terminal in a loop that never ends once the
-/// terminal has hung up (every read returns 0 bytes: 100% CPU, and the loop
-/// never returns to see SIGHUP). So the terminal is polled here first, and a
-/// hang-up ends the loop with an error instead.
-pub struct TerminalInput {
-    /// The file descriptor crossterm reads: standard input when it is a
-    /// terminal, else `/dev/tty` (kept open here).
-    fd: i32,
-    _tty: Option<std::fs::File>,
-}
-
-impl TerminalInput {
-    pub fn new() -> Self {
-        // SAFETY: isatty only inspects the descriptor.
-        if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
-            return TerminalInput {
-                fd: libc::STDIN_FILENO,
-                _tty: None,
-            };
-        }
-        match std::fs::File::open("/dev/tty") {
-            Ok(f) => {
-                use std::os::fd::AsRawFd;
-                TerminalInput {
-                    fd: f.as_raw_fd(),
-                    _tty: Some(f),
+/// A thread that turns pane `k`'s events into messages on the loop's
+/// channel, and says when the feed closed.
+fn forward(k: usize, rx: Receiver<Event>, tx: Sender<Msg>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("feed-{k}"))
+        .spawn(move || {
+            for event in rx {
+                if tx.send(Msg::Event { pane: k, event }).is_err() {
+                    return;
                 }
             }
-            Err(_) => TerminalInput { fd: -1, _tty: None },
+            let _ = tx.send(Msg::FeedClosed { pane: k });
+        })
+        .context("cannot start a feed thread")?;
+    Ok(())
+}
+
+/// Where the loop's messages come from.
+pub trait Input {
+    /// Wait up to `timeout` (for ever when None) for the next message.
+    /// `Ok(None)`: the time ran out.
+    fn next(&mut self, timeout: Option<Duration>) -> io::Result<Option<Msg>>;
+}
+
+/// The loop's channel: every producer sends here.
+pub struct ChannelInput {
+    rx: Receiver<Msg>,
+}
+
+impl ChannelInput {
+    pub fn new(rx: Receiver<Msg>) -> Self {
+        ChannelInput { rx }
+    }
+}
+
+impl Input for ChannelInput {
+    fn next(&mut self, timeout: Option<Duration>) -> io::Result<Option<Msg>> {
+        match timeout {
+            None => Ok(Some(self.rx.recv().unwrap_or(Msg::Key(Action::Quit)))),
+            Some(t) => match self.rx.recv_timeout(t) {
+                Ok(m) => Ok(Some(m)),
+                Err(RecvTimeoutError::Timeout) => Ok(None),
+                // Every producer gone (no terminal, no feeds): nothing can
+                // happen any more.
+                Err(RecvTimeoutError::Disconnected) => Ok(Some(Msg::Key(Action::Quit))),
+            },
         }
     }
+}
 
-    /// Wait up to `timeout` for input; `Err` when the terminal hung up.
-    fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
-        if self.fd < 0 {
-            return event::poll(timeout);
-        }
-        let mut p = libc::pollfd {
-            fd: self.fd,
+/// Reads the terminal on its own thread and sends keys and resizes.
+///
+/// crossterm 0.29 reads the terminal in a loop that never ends once the
+/// terminal has hung up (every read returns 0 bytes: 100% CPU). So the
+/// terminal is polled here first, together with a pipe that SIGWINCH writes
+/// to, and a hang-up ends the app instead.
+pub fn spawn_terminal_reader(tx: Sender<Msg>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use std::os::fd::AsRawFd;
+    let tty = if io::stdin().is_terminal() {
+        None
+    } else {
+        Some(std::fs::File::open("/dev/tty").context("cannot open the terminal")?)
+    };
+    let (wake_r, wake_w) = std::os::unix::net::UnixStream::pair().context("resize pipe")?;
+    wake_r.set_nonblocking(true).context("resize pipe")?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGWINCH, wake_w)
+        .context("resize signal")?;
+    std::thread::Builder::new()
+        .name("terminal-input".into())
+        .spawn(move || {
+            let fd = tty.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
+            loop {
+                let msgs = match read_terminal(fd, &wake_r) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::info!("terminal input ended: {e}");
+                        vec![Msg::Key(Action::Quit)]
+                    }
+                };
+                for msg in msgs {
+                    let quit = msg == Msg::Key(Action::Quit);
+                    if tx.send(msg).is_err() || quit {
+                        return;
+                    }
+                }
+            }
+        })
+        .context("cannot start the terminal reader")?;
+    Ok(())
+}
+
+/// Block until the terminal has input or the window was resized; return
+/// every event crossterm has then (one read may bring several keys).
+fn read_terminal(fd: i32, wake: &std::os::unix::net::UnixStream) -> io::Result<Vec<Msg>> {
+    use std::io::Read as _;
+    use std::os::fd::AsRawFd;
+    let mut fds = [
+        libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: two valid pollfds, for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(Vec::new())
+        } else {
+            Err(e)
         };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd, for the duration of the call.
-        let n = unsafe { libc::poll(&mut p, 1, ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(e)
-            };
-        }
-        if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the terminal hung up",
-            ));
-        }
-        Ok(n > 0)
     }
-}
-
-impl Default for TerminalInput {
-    fn default() -> Self {
-        Self::new()
+    if fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the terminal hung up",
+        ));
     }
-}
-
-impl Input for TerminalInput {
-    fn next(&mut self, timeout: Duration) -> io::Result<Option<Msg>> {
-        // Never let crossterm near a hung-up terminal: check first. Resizes
-        // arrive as a signal inside crossterm, not as terminal input, so ask
-        // it without waiting, then wait on the terminal ourselves (a resize
-        // during the wait is seen at the next call, within the pump interval).
-        self.wait_readable(Duration::ZERO)?;
-        if !event::poll(Duration::ZERO)?
-            && (!self.wait_readable(timeout)? || !event::poll(Duration::ZERO)?)
-        {
-            return Ok(None);
+    let mut out = Vec::new();
+    if fds[1].revents & libc::POLLIN != 0 {
+        let mut buf = [0u8; 64];
+        while matches!((&*wake).read(&mut buf), Ok(n) if n > 0) {}
+        let (width, height) = ratatui::crossterm::terminal::size()?;
+        out.push(Msg::Resize { width, height });
+    }
+    if fds[0].revents & libc::POLLIN != 0 {
+        while event::poll(Duration::ZERO)? {
+            match event::read()? {
+                TermEvent::Key(k) => out.extend(action_for(&k).map(Msg::Key)),
+                TermEvent::Resize(width, height) => out.push(Msg::Resize { width, height }),
+                _ => {}
+            }
         }
-        Ok(match event::read()? {
-            TermEvent::Key(k) => action_for(&k).map(Msg::Key),
-            TermEvent::Resize(width, height) => Some(Msg::Resize { width, height }),
-            _ => None,
-        })
     }
+    Ok(out)
 }
 
 /// Scripted input for tests and benchmarks, on a simulated clock: waiting
@@ -260,7 +310,7 @@ impl Input for TerminalInput {
 /// its time. When the script is done it sends `Quit`.
 pub struct ScriptedInput {
     script: std::collections::VecDeque<(f64, Msg)>,
-    pub now_s: Arc<std::sync::Mutex<f64>>,
+    pub now_s: Arc<Mutex<f64>>,
 }
 
 impl ScriptedInput {
@@ -268,7 +318,7 @@ impl ScriptedInput {
     pub fn new(script: Vec<(f64, Msg)>) -> Self {
         ScriptedInput {
             script: script.into(),
-            now_s: Arc::new(std::sync::Mutex::new(0.0)),
+            now_s: Arc::new(Mutex::new(0.0)),
         }
     }
 
@@ -280,9 +330,9 @@ impl ScriptedInput {
 }
 
 impl Input for ScriptedInput {
-    fn next(&mut self, timeout: Duration) -> io::Result<Option<Msg>> {
+    fn next(&mut self, timeout: Option<Duration>) -> io::Result<Option<Msg>> {
         let mut now = self.now_s.lock().unwrap_or_else(|e| e.into_inner());
-        let until = *now + timeout.as_secs_f64();
+        let until = timeout.map_or(f64::INFINITY, |t| *now + t.as_secs_f64());
         match self.script.front() {
             Some((t, _)) if *t <= until => {
                 *now = now.max(*t);
@@ -292,25 +342,29 @@ impl Input for ScriptedInput {
                 *now = until;
                 Ok(None)
             }
-            None => Ok(Some(Msg::Key(super::msg::Action::Quit))),
+            None => Ok(Some(Msg::Key(Action::Quit))),
         }
     }
 }
 
 #[derive(Clone, Copy, Debug)]
 pub struct LoopConfig {
-    /// Shortest time between two frames (30 fps).
+    /// Shortest time between two frames after a key (30 fps).
     pub frame_interval: Duration,
-    /// How often feeds are pumped when nothing else happens: data-driven
-    /// frames come at most this often (5 per second), keys are answered at once.
-    pub pump_interval: Duration,
+    /// Shortest time between two frames drawn because data arrived (2 per
+    /// second): power is sampled at 10 Hz, but nobody reads figures faster,
+    /// and each frame costs CPU on the machine being measured.
+    pub data_frame_interval: Duration,
+    /// How often replayed panes are advanced while the replay clock runs.
+    pub replay_interval: Duration,
 }
 
 impl Default for LoopConfig {
     fn default() -> Self {
         LoopConfig {
             frame_interval: Duration::from_millis(33),
-            pump_interval: Duration::from_millis(200),
+            data_frame_interval: Duration::from_millis(500),
+            replay_interval: Duration::from_millis(500),
         }
     }
 }
@@ -321,14 +375,13 @@ pub struct LoopStats {
     pub iterations: u64,
 }
 
-/// The event loop, on any backend, with injected input, clock and stop flag.
-/// Returns when the user quits or `stop` is set (SIGTERM).
+/// The event loop, on any backend, with injected input and clock. Returns
+/// when the user quits (or a signal sends Quit).
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     input: &mut dyn Input,
     now: &mut dyn FnMut() -> f64,
-    stop: &AtomicBool,
     cfg: LoopConfig,
 ) -> anyhow::Result<LoopStats>
 where
@@ -340,47 +393,74 @@ where
         width: size.width,
         height: size.height,
     });
-    let frame_s = cfg.frame_interval.as_secs_f64();
-    let mut dirty = true;
+    let key_frame = cfg.frame_interval.as_secs_f64();
+    let data_frame = cfg.data_frame_interval.as_secs_f64();
+    let replay_every = cfg.replay_interval.as_secs_f64();
+    // What is waiting to be drawn: nothing, data, or a key's answer.
+    let mut dirty: Option<f64> = Some(0.0);
     let mut last_draw = f64::NEG_INFINITY;
     let mut last_pump = f64::NEG_INFINITY;
+    let mut live_since_pump = false; // or a key since the last pump
     loop {
         stats.iterations += 1;
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
         let t = now();
-        dirty |= app.handle(Msg::Tick { now_s: t });
-        if t - last_pump >= cfg.pump_interval.as_secs_f64() * 0.999 {
-            dirty |= app.pump();
+        if app.handle(Msg::Tick { now_s: t }) {
+            dirty = Some(dirty.map_or(data_frame, |d| d.min(data_frame)));
+        }
+        // Replayed panes move with the clock, and (aligned by progress)
+        // with the live pane's events.
+        let pump_due = app.replay_active() || live_since_pump;
+        if pump_due && t - last_pump >= replay_every * 0.999 {
+            if app.pump() {
+                dirty = Some(dirty.map_or(data_frame, |d| d.min(data_frame)));
+            }
             last_pump = t;
+            live_since_pump = false;
         }
         if app.state.quit {
             break;
         }
-        if dirty && t - last_draw >= frame_s * 0.999 {
-            terminal.draw(|f| ui::render(f, &app.state, app.theme()))?;
-            stats.frames += 1;
-            dirty = false;
-            last_draw = t;
+        if let Some(gap) = dirty {
+            if t - last_draw >= gap * 0.999 {
+                terminal.draw(|f| ui::render(f, &app.state, app.theme()))?;
+                stats.frames += 1;
+                dirty = None;
+                last_draw = t;
+            }
         }
-        let until_pump = (last_pump + cfg.pump_interval.as_secs_f64() - t).max(0.0);
-        let wait = if dirty {
-            (last_draw + frame_s - t).clamp(0.0, until_pump)
-        } else {
-            until_pump
+        let mut deadline = f64::INFINITY;
+        if let Some(gap) = dirty {
+            deadline = deadline.min(last_draw + gap);
+        }
+        if app.replay_active() {
+            deadline = deadline.min(app.state.next_clock_second(t));
+        }
+        if app.replay_active() || live_since_pump {
+            deadline = deadline.min(last_pump + replay_every);
+        }
+        let wait = deadline
+            .is_finite()
+            .then(|| Duration::from_secs_f64((deadline - t).max(0.0)));
+        let Some(msg) = input.next(wait)? else {
+            continue;
         };
-        if let Some(msg) = input.next(Duration::from_secs_f64(wait))? {
-            if matches!(msg, Msg::Key(_)) {
-                // Answer keys at once: the feeds catch up with the new clock.
-                last_pump = f64::NEG_INFINITY;
-            }
-            let t = now();
-            app.handle(Msg::Tick { now_s: t });
-            dirty |= app.handle(msg);
-            if app.state.quit {
-                break;
-            }
+        let is_key = matches!(msg, Msg::Key(_) | Msg::Resize { .. });
+        // Replayed panes follow keys (seek, speed) and, aligned by progress,
+        // the live pane's events: pump at the next turn.
+        live_since_pump |= matches!(msg, Msg::Event { .. });
+        if is_key {
+            // Answer keys at once: replayed panes catch up with the new clock.
+            app.handle(Msg::Tick { now_s: now() });
+            last_pump = f64::NEG_INFINITY;
+            live_since_pump = true;
+        }
+        let changed = app.handle(msg);
+        if app.state.quit {
+            break;
+        }
+        if changed {
+            let gap = if is_key { key_frame } else { data_frame };
+            dirty = Some(dirty.map_or(gap, |d| d.min(gap)));
         }
     }
     Ok(stats)
@@ -413,13 +493,9 @@ pub fn run_terminal(panes: Vec<PaneFeed>, opts: AppOptions) -> anyhow::Result<()
     use ratatui::crossterm::{cursor, execute, terminal};
 
     let start = Instant::now();
-    let mut app = App::new(panes, &opts, 0.0)?;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut sig_ids = Vec::new();
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        sig_ids.push(signal_hook::flag::register(sig, stop.clone()).context("signal handler")?);
-    }
+    let (tx, rx) = mpsc::channel();
+    let mut app = App::new(panes, &opts, 0.0, &tx)?;
+    quit_on_signals(tx.clone())?;
     let prev: Arc<PanicHook> = Arc::from(std::panic::take_hook());
     {
         let prev = prev.clone();
@@ -436,13 +512,13 @@ pub fn run_terminal(panes: Vec<PaneFeed>, opts: AppOptions) -> anyhow::Result<()
         execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         terminal.clear()?;
+        spawn_terminal_reader(tx)?;
         let mut now = move || start.elapsed().as_secs_f64();
         let stats = run_loop(
             &mut terminal,
             &mut app,
-            &mut TerminalInput::new(),
+            &mut ChannelInput::new(rx),
             &mut now,
-            &stop,
             LoopConfig::default(),
         )?;
         tracing::info!(
@@ -454,9 +530,23 @@ pub fn run_terminal(panes: Vec<PaneFeed>, opts: AppOptions) -> anyhow::Result<()
     })();
 
     restore_terminal();
-    for id in sig_ids {
-        signal_hook::low_level::unregister(id);
-    }
     std::panic::set_hook(Box::new(move |info| prev(info)));
     result
+}
+
+/// SIGTERM and SIGHUP quit the app like `q` (the caller then finalises the
+/// recording): a message on the loop's channel, from a signal thread.
+fn quit_on_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]).context("signal handler")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = tx.send(Msg::Key(Action::Quit));
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
 }

@@ -203,6 +203,14 @@ impl State {
         idx.t_at_fraction_clamped(f)
     }
 
+    /// When (on the loop's clock) the replay position reaches its next
+    /// whole second: the status bar's clock changes then.
+    pub fn next_clock_second(&self, now_s: f64) -> f64 {
+        let pos = self.clock.position(now_s);
+        let speed = self.clock.speed().max(1e-9);
+        now_s + (pos.floor() + 1.0 - pos) / speed
+    }
+
     /// Session time replayed pane `k` should be at now.
     pub fn replay_target(&self, k: usize) -> f64 {
         self.progress_target(k)
