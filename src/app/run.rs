@@ -179,8 +179,7 @@ pub struct TerminalInput {
 
 impl TerminalInput {
     pub fn new() -> Self {
-        // SAFETY: isatty only inspects the descriptor.
-        if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             return TerminalInput {
                 fd: libc::STDIN_FILENO,
                 _tty: None,
@@ -414,6 +413,7 @@ pub fn run_terminal(panes: Vec<PaneFeed>, opts: AppOptions) -> anyhow::Result<()
 
     let start = Instant::now();
     let mut app = App::new(panes, &opts, 0.0)?;
+    crate::stdout::require_terminal()?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut sig_ids = Vec::new();

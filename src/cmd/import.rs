@@ -145,6 +145,6 @@ fn finish(mut imp: Imported, out: &Path, label: Option<String>) -> anyhow::Resul
     }
     w.finish(end.as_ref())
         .with_context(|| format!("closing {}", out.display()))?;
-    print!("{}", imp.report.render(&out.display().to_string()));
+    crate::stdout::print(&imp.report.render(&out.display().to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

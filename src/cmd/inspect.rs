@@ -48,19 +48,16 @@ pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
             Event::End(_) => {}
         }
     }
-    print!(
-        "{}",
-        render(
-            &a.file.display().to_string(),
-            &h,
-            &ledger,
-            &r.stats,
-            train_events,
-            markers,
-            last_status,
-            last_t
-        )
-    );
+    crate::stdout::print(&render(
+        &a.file.display().to_string(),
+        &h,
+        &ledger,
+        &r.stats,
+        train_events,
+        markers,
+        last_status,
+        last_t,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -110,11 +110,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     export::write_output(a.output.as_deref(), &text)?;
     if let Some(dir) = &a.plots {
         let files = export::plots::write_plots(dir, &devices)?;
-        eprintln!(
+        crate::stdout::note(&format!(
             "trainwatt: wrote {} figures to {}",
             files.len(),
             dir.display()
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

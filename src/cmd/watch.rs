@@ -64,6 +64,8 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             },
         })
     };
+    // Before anything is started or recorded.
+    crate::stdout::require_terminal()?;
     let output = if a.no_record {
         Output::Discard
     } else {
@@ -83,10 +85,13 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     ui?;
     let result = result?;
     if let Output::File(p) = &output {
-        eprintln!("trainwatt: live session recorded to {}", p.display());
+        crate::stdout::note(&format!(
+            "trainwatt: live session recorded to {}",
+            p.display()
+        ));
     }
     if let Some(s) = &result.status {
-        eprintln!("trainwatt: training {}", s.label());
+        crate::stdout::note(&format!("trainwatt: training {}", s.label()));
     }
     // Quitting the TUI before training ended is the user's choice, not a failure.
     Ok(match result.status {

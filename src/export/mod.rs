@@ -27,6 +27,8 @@ pub enum ExportError {
     },
     #[error("cannot draw {path}: {msg}")]
     Plot { path: PathBuf, msg: String },
+    #[error(transparent)]
+    Stdout(#[from] crate::stdout::StdoutError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -46,16 +48,7 @@ pub fn write_output(path: Option<&Path>, text: &str) -> Result<(), ExportError> 
                 source,
             })
         }
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|source| ExportError::Io {
-                    path: PathBuf::from("<stdout>"),
-                    source,
-                })
-        }
+        None => Ok(crate::stdout::print(text)?),
     }
 }
 
