@@ -101,6 +101,13 @@ pub fn studies(dirs: &[PathBuf], lenient: bool) -> anyhow::Result<Vec<DeviceStud
 }
 
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &a.output {
+        let mut inputs = Vec::new();
+        for dir in &a.dirs {
+            inputs.extend(session_files(dir)?);
+        }
+        super::paths::refuse_overwriting_input(out, inputs.iter().map(PathBuf::as_path))?;
+    }
     let devices = studies(&a.dirs, a.lenient)?;
     let text = match a.format {
         Format::Md => export::report::to_markdown(&devices),

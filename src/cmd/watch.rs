@@ -65,6 +65,9 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         })
     };
     // Before anything is started or recorded.
+    if let (Some(out), Some(cmp)) = (&a.output, a.compare.as_deref()) {
+        super::paths::refuse_overwriting_input(out, [Path::new(cmp)])?;
+    }
     crate::stdout::require_terminal()?;
     let output = if a.no_record {
         Output::Discard
