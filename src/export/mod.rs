@@ -3,6 +3,7 @@
 //! Rendering returns strings; only [`write_output`] and the plots touch files.
 use std::path::{Path, PathBuf};
 
+pub mod csv_rows;
 pub mod plots;
 pub mod report;
 pub mod summary;
@@ -60,23 +61,6 @@ pub(crate) fn num(v: Option<f64>, prec: usize) -> String {
     }
 }
 
-/// A CSV cell: empty for no value, full precision otherwise.
-pub(crate) fn csv_num(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x}"),
-        _ => String::new(),
-    }
-}
-
-/// Quote a CSV text cell when it holds a separator, a quote or a line break.
-pub(crate) fn csv_text(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// Escape the characters that would break a markdown table cell.
 pub(crate) fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -105,9 +89,6 @@ mod tests {
     fn formatting_helpers() {
         assert_eq!(num(None, 2), "-");
         assert_eq!(num(Some(1.2345), 2), "1.23");
-        assert_eq!(csv_num(None), "");
-        assert_eq!(csv_text("a,b"), "\"a,b\"");
-        assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(md_cell("a|b"), "a\\|b");
         assert_eq!(duration(Some(3723.0)), "1h02m03s");
         assert_eq!(duration(Some(65.3)), "1m05.3s");
