@@ -13,7 +13,7 @@ use support::{session, Spec};
 /// Whether tmux runs here; skips with a message, or fails under
 /// `TRAINWATT_REQUIRE_ALL=1`.
 fn have_tmux() -> bool {
-    support::require(support::require::runs("tmux", &["-V"]), "tmux")
+    support::require::require(support::require::runs("tmux", &["-V"]), "tmux")
 }
 
 struct Tmux {

@@ -4,7 +4,6 @@
 //! synthetic test data, not measurements.
 #![allow(dead_code)]
 pub mod require;
-pub use require::require;
 use std::path::Path;
 
 use trainwatt::model::event::{
