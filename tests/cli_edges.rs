@@ -103,6 +103,7 @@ fn case12_an_output_that_is_an_input_is_refused_and_the_input_kept() {
     let csv = dir.path().join("gpu.csv");
     let csv_text = "timestamp, index, power.draw [W]\n2024/10/30 18:42:33.000, 0, 100.00 W\n";
     std::fs::write(&csv, csv_text).unwrap();
+    let p = |p: &Path| p.display().to_string();
     // Another spelling of the same file is caught too.
     let dotted = |p: &Path| p.parent().unwrap().join(".").join(p.file_name().unwrap());
     let cases: Vec<(Vec<String>, &Path)> = vec![
@@ -115,6 +116,22 @@ fn case12_an_output_that_is_an_input_is_refused_and_the_input_kept() {
             &session,
         ),
         (args(&["report"], &sweep, &session), &session),
+        (
+            [
+                "watch",
+                "--no-train",
+                "--source",
+                "estimate",
+                "--log",
+                "/dev/null",
+                "--compare",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([p(&session), "-o".into(), p(&dotted(&session))])
+            .collect(),
+            &session,
+        ),
     ];
     for (a, input) in cases {
         let (code, _, err) = output(bin().args(&a));
