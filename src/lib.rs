@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 pub mod cmd;
+pub mod duration;
 pub mod export;
 pub mod logging;
 pub mod model;
@@ -14,5 +15,6 @@ pub mod record;
 pub mod replay;
 pub mod sensors;
 pub mod session;
+pub mod stdout;
 pub mod train;
 pub mod ui;

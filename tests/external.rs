@@ -10,17 +10,13 @@ use std::time::{Duration, Instant};
 use trainwatt::model::event::{Event, RunStatus, TrainEvent};
 use trainwatt::train::spawn_external;
 
-/// Whether `python3` runs here; tests skip with a message when it does not.
+#[path = "support/require.rs"]
+mod require;
+
+/// Whether `python3` runs here; tests skip with a message when it does not
+/// (and fail under `TRAINWATT_REQUIRE_ALL=1`).
 fn have_python() -> bool {
-    let ok = std::process::Command::new("python3")
-        .arg("-c")
-        .arg("pass")
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipping: python3 is not available");
-    }
-    ok
+    require::require(require::runs("python3", &["-c", "pass"]), "python3")
 }
 
 fn argv(script: &Path) -> Vec<OsString> {

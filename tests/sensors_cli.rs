@@ -216,7 +216,8 @@ fn sampler_runs_sysfs_sources_and_the_estimate_side_by_side() {
         262_143_999_999,
     );
     let args = SourceArgs {
-        source: "ina3221,rapl@2,estimate".into(),
+        // The estimate cannot go below its 10 ms /proc/stat tick (refused at 5 ms).
+        source: "ina3221,rapl@2,estimate@10".into(),
         interval_ms: 5.0,
         sysfs_root: sys,
         proc_root: fake_proc(dir.path()),
@@ -263,5 +264,8 @@ fn sampler_runs_sysfs_sources_and_the_estimate_side_by_side() {
         .iter()
         .map(|s| (s.source.as_str(), s.nominal_interval_ms))
         .collect();
-    assert_eq!(by, [("ina3221", 5.0), ("rapl", 2.0), ("cpu_estimate", 5.0)]);
+    assert_eq!(
+        by,
+        [("ina3221", 5.0), ("rapl", 2.0), ("cpu_estimate", 10.0)]
+    );
 }

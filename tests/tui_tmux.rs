@@ -1,13 +1,20 @@
 //! The real binary in a real terminal (tmux): `trainwatt replay` on a small
 //! session written here, keys sent (pause, seek, speed, alignment, quit),
 //! the screen read back, and the terminal checked restored after quitting.
-//! Skipped with a message when tmux is not installed.
+//! Skipped with a message when tmux is not installed (a failure under
+//! `TRAINWATT_REQUIRE_ALL=1`, as in CI).
 mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{session, Spec};
+
+/// Whether tmux runs here; skips with a message, or fails under
+/// `TRAINWATT_REQUIRE_ALL=1`.
+fn have_tmux() -> bool {
+    support::require::require(support::require::runs("tmux", &["-V"]), "tmux")
+}
 
 struct Tmux {
     socket: String,
@@ -78,8 +85,7 @@ fn clock_s(screen: &str) -> Option<u64> {
 
 #[test]
 fn replay_in_tmux_answers_keys_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
+    if !have_tmux() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -156,8 +162,7 @@ fn replay_in_tmux_answers_keys_and_restores_the_terminal() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
+    if !have_tmux() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -201,8 +206,7 @@ fn sigterm_restores_the_terminal() {
 /// exit, not spin: crossterm's reader loops forever on a hung-up terminal.
 #[test]
 fn a_vanished_terminal_ends_the_program() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
+    if !have_tmux() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -495,6 +495,7 @@ pub fn run_terminal(panes: Vec<PaneFeed>, opts: AppOptions) -> anyhow::Result<()
     let start = Instant::now();
     let (tx, rx) = mpsc::channel();
     let mut app = App::new(panes, &opts, 0.0, &tx)?;
+    crate::stdout::require_terminal()?;
     quit_on_signals(tx.clone())?;
     let prev: Arc<PanicHook> = Arc::from(std::panic::take_hook());
     {

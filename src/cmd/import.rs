@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use super::paths::refuse_overwriting_input;
 use crate::model::event::Event;
 use crate::record::SessionWriter;
 use crate::sensors::import_report::Imported;
@@ -78,6 +79,7 @@ pub struct SmiArgs {
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     match a.kind {
         ImportKind::Tegrastats(t) => {
+            refuse_overwriting_input(&t.output, [t.log.as_path()])?;
             let (text, mtime) = read_log(&t.log)?;
             check_interval(t.interval)?;
             let opts = TegraImportOptions {
@@ -89,6 +91,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
             finish(imp, &t.output, t.label)
         }
         ImportKind::NvidiaSmi(s) => {
+            refuse_overwriting_input(&s.output, [s.csv.as_path()])?;
             let (text, mtime) = read_log(&s.csv)?;
             check_interval(s.interval)?;
             let opts = CsvImportOptions {
@@ -145,6 +148,6 @@ fn finish(mut imp: Imported, out: &Path, label: Option<String>) -> anyhow::Resul
     }
     w.finish(end.as_ref())
         .with_context(|| format!("closing {}", out.display()))?;
-    print!("{}", imp.report.render(&out.display().to_string()));
+    crate::stdout::print(&imp.report.render(&out.display().to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,7 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
     let (fold, stats) = fold_file(&a.file, None, a.lenient)?;
-    print!("{}", render(&a.file.display().to_string(), &fold, &stats));
+    crate::stdout::print(&render(&a.file.display().to_string(), &fold, &stats))?;
     Ok(ExitCode::SUCCESS)
 }
 

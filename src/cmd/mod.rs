@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 
 pub mod import;
 pub mod inspect;
+pub mod paths;
 pub mod record;
 pub mod replay;
 pub mod report;

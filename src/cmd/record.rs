@@ -29,7 +29,7 @@ pub struct RecordArgs {
     pub shape: ShapeArgs,
     #[command(flatten)]
     pub train: TrainArgs,
-    /// Session file to write (.jsonl, or .jsonl.zst compressed) [default: a new file under the user's data directory]
+    /// Session file to write (.jsonl, or .jsonl.zst compressed; `-` is standard output) [default: a new file under the user's data directory]
     #[arg(short, long, value_name = "FILE", conflicts_with = "stdout")]
     pub output: Option<PathBuf>,
     /// Stream the session to standard output instead of a file
@@ -42,10 +42,15 @@ pub struct RecordArgs {
 
 pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // A hang-up (the ssh session dropped) finalises the file like SIGTERM and
+    // SIGINT: training stops, the closing line is written, the exit status is
+    // the run's (0 for --no-train, 130 for a cancelled training run).
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let output = if a.stdout {
+    let to_stdout = a.stdout || a.output.as_deref() == Some(std::path::Path::new("-"));
+    let output = if to_stdout {
         Output::Stdout
     } else {
         Output::File(a.output.clone().unwrap_or_else(default_session_path))
@@ -53,7 +58,7 @@ pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
     let train = a.shape.apply(a.train.clone());
     let result = record_one(&a.run, &train, output.clone(), !a.quiet, &stop)?;
     if let Output::File(p) = &output {
-        eprintln!("trainwatt: session written to {}", p.display());
+        crate::stdout::note(&format!("trainwatt: session written to {}", p.display()));
     }
     Ok(exit_code(result.as_ref()))
 }

@@ -41,10 +41,10 @@ impl TuiArgs {
             .clone()
             .unwrap_or_else(crate::logging::default_log_path);
         if let Err(e) = crate::logging::init(&path) {
-            eprintln!(
+            crate::stdout::note(&format!(
                 "trainwatt: warning: cannot write the log file {}: {e} (going on without a log)",
                 path.display()
-            );
+            ));
         }
     }
 }

@@ -101,6 +101,13 @@ pub fn studies(dirs: &[PathBuf], lenient: bool) -> anyhow::Result<Vec<DeviceStud
 }
 
 pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &a.output {
+        let mut inputs = Vec::new();
+        for dir in &a.dirs {
+            inputs.extend(session_files(dir)?);
+        }
+        super::paths::refuse_overwriting_input(out, inputs.iter().map(PathBuf::as_path))?;
+    }
     let devices = studies(&a.dirs, a.lenient)?;
     let text = match a.format {
         Format::Md => export::report::to_markdown(&devices),
@@ -110,11 +117,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     export::write_output(a.output.as_deref(), &text)?;
     if let Some(dir) = &a.plots {
         let files = export::plots::write_plots(dir, &devices)?;
-        eprintln!(
+        crate::stdout::note(&format!(
             "trainwatt: wrote {} figures to {}",
             files.len(),
             dir.display()
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,7 +16,7 @@ pub struct SourcesArgs {
 
 pub fn run(a: SourcesArgs) -> anyhow::Result<ExitCode> {
     let reports = detect(&a.sources);
-    print!("{}", render(&reports));
+    crate::stdout::print(&render(&reports))?;
     Ok(ExitCode::SUCCESS)
 }
 

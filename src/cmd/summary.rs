@@ -70,6 +70,9 @@ pub fn run(a: SummaryArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if let Some(out) = &a.output {
+        super::paths::refuse_overwriting_input(out, a.sessions.iter().map(PathBuf::as_path))?;
+    }
     let mut sums = Vec::with_capacity(a.sessions.len());
     for p in &a.sessions {
         sums.push(summarize_file(p, a.target_acc, a.lenient)?);

@@ -64,6 +64,11 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
             },
         })
     };
+    // Before anything is started or recorded.
+    if let (Some(out), Some(cmp)) = (&a.output, a.compare.as_deref()) {
+        super::paths::refuse_overwriting_input(out, [Path::new(cmp)])?;
+    }
+    crate::stdout::require_terminal()?;
     let output = if a.no_record {
         Output::Discard
     } else {
@@ -83,10 +88,13 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     ui?;
     let result = result?;
     if let Output::File(p) = &output {
-        eprintln!("trainwatt: live session recorded to {}", p.display());
+        crate::stdout::note(&format!(
+            "trainwatt: live session recorded to {}",
+            p.display()
+        ));
     }
     if let Some(s) = &result.status {
-        eprintln!("trainwatt: training {}", s.label());
+        crate::stdout::note(&format!("trainwatt: training {}", s.label()));
     }
     // Quitting the TUI before training ended is the user's choice, not a failure.
     Ok(match result.status {

@@ -3,6 +3,7 @@
 //! Rendering returns strings; only [`write_output`] and the plots touch files.
 use std::path::{Path, PathBuf};
 
+pub mod csv_rows;
 pub mod plots;
 pub mod report;
 pub mod summary;
@@ -27,6 +28,8 @@ pub enum ExportError {
     },
     #[error("cannot draw {path}: {msg}")]
     Plot { path: PathBuf, msg: String },
+    #[error(transparent)]
+    Stdout(#[from] crate::stdout::StdoutError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -46,16 +49,7 @@ pub fn write_output(path: Option<&Path>, text: &str) -> Result<(), ExportError> 
                 source,
             })
         }
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|source| ExportError::Io {
-                    path: PathBuf::from("<stdout>"),
-                    source,
-                })
-        }
+        None => Ok(crate::stdout::print(text)?),
     }
 }
 
@@ -64,23 +58,6 @@ pub(crate) fn num(v: Option<f64>, prec: usize) -> String {
     match v {
         Some(x) if x.is_finite() => format!("{x:.prec$}"),
         _ => "-".to_string(),
-    }
-}
-
-/// A CSV cell: empty for no value, full precision otherwise.
-pub(crate) fn csv_num(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x}"),
-        _ => String::new(),
-    }
-}
-
-/// Quote a CSV text cell when it holds a separator, a quote or a line break.
-pub(crate) fn csv_text(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
@@ -112,9 +89,6 @@ mod tests {
     fn formatting_helpers() {
         assert_eq!(num(None, 2), "-");
         assert_eq!(num(Some(1.2345), 2), "1.23");
-        assert_eq!(csv_num(None), "");
-        assert_eq!(csv_text("a,b"), "\"a,b\"");
-        assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(md_cell("a|b"), "a\\|b");
         assert_eq!(duration(Some(3723.0)), "1h02m03s");
         assert_eq!(duration(Some(65.3)), "1m05.3s");

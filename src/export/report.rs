@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{csv_num, csv_text, md_cell, ExportError};
+use super::{md_cell, ExportError};
 use crate::model::stats::MeanCi;
 use crate::model::study::{compare, Comparison, ConfigKey, ConfigStats, DeviceStudy};
 
@@ -71,54 +71,10 @@ pub const CSV_COLUMNS: &[&str] = &[
     "avg_power_ratio",
 ];
 
-/// One row per device and configuration; ratios against the first device.
+/// One row per device and configuration; ratios against the first device
+/// (see [`super::csv_rows`]).
 pub fn to_csv(devices: &[DeviceStudy]) -> String {
-    let comps = comparisons(devices);
-    let mut o = CSV_COLUMNS.join(",");
-    o.push('\n');
-    for (k, d) in devices.iter().enumerate() {
-        for c in &d.configs {
-            let r = k
-                .checked_sub(1)
-                .and_then(|i| comps[i].configs.iter().find(|r| r.key == c.key));
-            let m = |v: &Option<MeanCi>| csv_num(v.as_ref().map(|v| v.mean));
-            let h = |v: &Option<MeanCi>| csv_num(v.as_ref().and_then(|v| v.half_width));
-            let cells = [
-                csv_text(&d.device),
-                csv_text(&d.scope),
-                d.estimate.to_string(),
-                opt_u32(c.key.batch_size),
-                opt_u32(c.key.epochs),
-                c.runs.to_string(),
-                c.completed.to_string(),
-                c.out_of_memory.to_string(),
-                c.failed.to_string(),
-                c.cancelled.to_string(),
-                c.incomplete.to_string(),
-                c.no_result_label().unwrap_or("ok").to_string(),
-                m(&c.time_s),
-                h(&c.time_s),
-                m(&c.energy_j),
-                h(&c.energy_j),
-                m(&c.avg_power_w),
-                h(&c.avg_power_w),
-                m(&c.j_per_image),
-                h(&c.j_per_image),
-                m(&c.static_j),
-                m(&c.dynamic_j),
-                csv_num(r.and_then(|r| r.time)),
-                csv_num(r.and_then(|r| r.energy)),
-                csv_num(r.and_then(|r| r.avg_power)),
-            ];
-            o.push_str(&cells.join(","));
-            o.push('\n');
-        }
-    }
-    o
-}
-
-fn opt_u32(v: Option<u32>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+    super::csv_rows::report(devices)
 }
 
 fn key_part(v: Option<u32>) -> String {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{csv_num, csv_text, duration, md_cell, num, ExportError};
+use super::{duration, md_cell, num, ExportError};
 use crate::model::summary::{ratios, Ratios, SessionSummary};
 
 /// The JSON schema name and version written in every summary document.
@@ -106,66 +106,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "j_per_image_ratio",
 ];
 
-/// One header line, then one row per session.
+/// One header line, then one row per session (see [`super::csv_rows`]).
 pub fn to_csv(sessions: &[SessionSummary]) -> String {
-    let mut o = CSV_COLUMNS.join(",");
-    o.push('\n');
-    for s in sessions {
-        let r = sessions
-            .first()
-            .filter(|_| sessions.len() >= 2)
-            .map(|b| ratios(s, b));
-        let w = s.training.as_ref();
-        let t = s.target.as_ref();
-        let i = s.idle.as_ref();
-        let cells: Vec<String> = vec![
-            csv_text(&s.file),
-            csv_text(&s.device),
-            csv_text(&s.host),
-            csv_text(&s.sources.join("+")),
-            csv_text(&s.scope),
-            s.estimate.to_string(),
-            s.status.label().to_string(),
-            s.batch_size().map(|b| b.to_string()).unwrap_or_default(),
-            s.planned_epochs()
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-            csv_num(Some(s.duration_s)),
-            csv_num(w.map(|w| w.time_s)),
-            csv_num(s.energy_j),
-            csv_num(w.and_then(|w| w.energy_j)),
-            csv_num(s.counter_energy_j),
-            csv_num(s.counter_vs_integrated),
-            csv_num(Some(s.uncovered_s)),
-            csv_num(w.map(|w| w.uncovered_s)),
-            csv_num(s.avg_power_w),
-            csv_num(w.and_then(|w| w.avg_power_w)),
-            csv_num(s.peak_power_w),
-            s.epochs.to_string(),
-            s.steps.map(|x| x.to_string()).unwrap_or_default(),
-            s.images.map(|x| x.to_string()).unwrap_or_default(),
-            csv_num(s.images_per_s),
-            csv_num(s.j_per_image),
-            csv_num(s.j_per_epoch),
-            csv_num(s.final_val_acc),
-            csv_num(t.map(|t| t.target_acc)),
-            t.and_then(|t| t.epoch)
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
-            csv_num(t.and_then(|t| t.time_s)),
-            csv_num(t.and_then(|t| t.energy_j)),
-            csv_num(i.map(|i| i.floor_w)),
-            csv_num(i.map(|i| i.static_j)),
-            csv_num(i.map(|i| i.dynamic_j)),
-            csv_num(r.as_ref().and_then(|r| r.time)),
-            csv_num(r.as_ref().and_then(|r| r.energy)),
-            csv_num(r.as_ref().and_then(|r| r.avg_power)),
-            csv_num(r.as_ref().and_then(|r| r.j_per_image)),
-        ];
-        o.push_str(&cells.join(","));
-        o.push('\n');
-    }
-    o
+    super::csv_rows::summary(sessions)
 }
 
 /// Markdown: one section per session, then the comparison table.

@@ -16,6 +16,9 @@ use crate::model::sample::{Channel, Role, Scope, Unit};
 pub const DEFAULT_IDLE_W: f64 = 10.0;
 pub const DEFAULT_TDP_W: f64 = 65.0;
 pub const NAME: &str = "cpu_estimate";
+/// One `/proc/stat` tick: Linux reports CPU time to user space in USER_HZ
+/// units, fixed at 100 per second by the ABI whatever the kernel's own HZ.
+pub const USER_HZ_TICK: Duration = Duration::from_millis(10);
 
 /// The two figures the estimate interpolates between.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,6 +145,13 @@ impl PowerSource for CpuEstimateSource {
     }
     fn interval_override(&self) -> Option<Duration> {
         self.interval
+    }
+    fn resolution(&self) -> super::Resolution {
+        super::Resolution {
+            min_interval: USER_HZ_TICK,
+            why: "/proc/stat counts CPU time in ticks of 10 ms (USER_HZ, 100 per second), \
+                  so a shorter interval mostly sees no tick and estimates nothing",
+        }
     }
     fn start(&mut self, _interval: Duration) -> Result<Option<super::StopHandle>, SensorError> {
         // Prime on the sampling thread so the first reading covers one interval.

@@ -219,6 +219,12 @@ impl PowerSource for Ina3221Source {
     fn interval_override(&self) -> Option<Duration> {
         self.interval
     }
+    fn resolution(&self) -> super::Resolution {
+        super::Resolution {
+            min_interval: Duration::from_millis(1),
+            why: "the INA3221 converts each channel in about 1 ms, so sysfs repeats readings faster than that",
+        }
+    }
     fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
         let mut out = Vec::with_capacity(self.channels.len());
         let mut first_err = None;

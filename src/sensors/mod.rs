@@ -87,6 +87,19 @@ pub enum Delivery {
     Streaming,
 }
 
+/// The shortest sampling interval at which a source still delivers a reading
+/// worth keeping, and why (refused at start: `/proc/stat` at 0.1 ms gives
+/// empty rows and 0 J, not a finer figure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    pub min_interval: Duration,
+    /// Completes "cannot sample every N ms: ...".
+    pub why: &'static str,
+}
+
+/// The sampling interval any source may be given: 1 µs to one day.
+pub const INTERVAL_RANGE_MS: (f64, f64) = (0.001, 86_400_000.0);
+
 /// Unblocks a streaming source from another thread (kills its child).
 pub type StopHandle = Box<dyn Fn() + Send + Sync>;
 
@@ -105,6 +118,9 @@ pub trait PowerSource: Send {
     fn interval_override(&self) -> Option<Duration> {
         None
     }
+    /// How fast this source can deliver readings; `Sampler::spawn` refuses a
+    /// shorter interval with this reason.
+    fn resolution(&self) -> Resolution;
     /// Called once by `Sampler::spawn` before the source's thread starts, with
     /// the interval in use (counters prime here so the first reading covers one interval).
     /// A streaming source returns a handle that unblocks `read` from another thread.
@@ -127,7 +143,8 @@ pub struct SourceArgs {
     /// and adds rapl beside nvml (GPU + CPU package is the fair server figure).
     #[arg(long = "source", default_value = "auto")]
     pub source: String,
-    /// Sampling interval in ms
+    /// Sampling interval in ms (0.001 to 86400000); a source refuses an interval
+    /// shorter than it can deliver (estimate: 10 ms, the NVML energy counter: 20 ms)
     #[arg(long = "interval-ms", default_value_t = 100.0)]
     pub interval_ms: f64,
     /// CPU estimate: watts at 0% utilisation [default: 10]
@@ -264,12 +281,16 @@ pub fn parse_interval_ms(ms: &str) -> Result<Duration, String> {
     interval_from_ms(v)
 }
 
+/// An interval in milliseconds within [`INTERVAL_RANGE_MS`] (1 µs to one day);
+/// whether a given source can sample that fast is its own [`Resolution`].
 pub fn interval_from_ms(v: f64) -> Result<Duration, String> {
-    if !(v.is_finite() && (0.1..=3_600_000.0).contains(&v)) {
+    let (lo, hi) = INTERVAL_RANGE_MS;
+    if !(v.is_finite() && (lo..=hi).contains(&v)) {
         return Err(format!(
-            "an interval of {v} ms is out of range (0.1 ms to one hour)"
+            "an interval of {v} ms is out of range (0.001 ms to one day, 86400000 ms)"
         ));
     }
+    // Bounded, so this cannot panic.
     Ok(Duration::from_secs_f64(v / 1000.0))
 }
 

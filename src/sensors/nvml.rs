@@ -177,6 +177,20 @@ impl PowerSource for NvmlSource {
     fn interval_override(&self) -> Option<Duration> {
         self.interval
     }
+    fn resolution(&self) -> super::Resolution {
+        if self.gpus.iter().any(|g| g.energy_counter) {
+            super::Resolution {
+                min_interval: Duration::from_millis(20),
+                why:
+                    "the GPU energy counter updates every 20 to 100 ms, so shorter windows read 0 J",
+            }
+        } else {
+            super::Resolution {
+                min_interval: Duration::from_millis(1),
+                why: "NVML power readings are given at most once a millisecond",
+            }
+        }
+    }
     fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
         let n = self.gpus.len();
         let mut power = Vec::with_capacity(n);

@@ -223,6 +223,12 @@ impl PowerSource for RaplSource {
     fn interval_override(&self) -> Option<Duration> {
         self.interval
     }
+    fn resolution(&self) -> super::Resolution {
+        super::Resolution {
+            min_interval: Duration::from_millis(1),
+            why: "RAPL energy counters update about once a millisecond",
+        }
+    }
     fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
         let n = self.readers.len();
         let mut first_err = None;

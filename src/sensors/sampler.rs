@@ -44,6 +44,7 @@ impl Sampler {
                 "the sampling interval must be above zero".into(),
             ));
         }
+        check_resolutions(&sources, interval)?;
         let mut device = super::device::host_device_info(
             std::path::Path::new("/proc"),
             std::path::Path::new("/"),
@@ -92,6 +93,28 @@ impl Sampler {
         handle.device = device;
         Ok(handle)
     }
+}
+
+/// Refuse, before any source starts, an interval a source cannot deliver.
+fn check_resolutions(
+    sources: &[Box<dyn PowerSource>],
+    interval: Duration,
+) -> Result<(), SensorError> {
+    for src in sources {
+        let iv = src.interval_override().unwrap_or(interval);
+        let r = src.resolution();
+        if iv < r.min_interval {
+            return Err(SensorError::Usage(format!(
+                "{}: cannot sample every {} ms: {}; use an interval of {} ms or more (--interval-ms, or --source {}@MS)",
+                src.name(),
+                iv.as_secs_f64() * 1e3,
+                r.why,
+                r.min_interval.as_secs_f64() * 1e3,
+                src.name(),
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl SamplerHandle {
@@ -374,6 +397,12 @@ mod tests {
         }
         fn channels(&self) -> &[Channel] {
             &self.channels
+        }
+        fn resolution(&self) -> crate::sensors::Resolution {
+            crate::sensors::Resolution {
+                min_interval: Duration::from_micros(1),
+                why: "a fake",
+            }
         }
         fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
             self.reads += 1;

@@ -185,6 +185,12 @@ impl PowerSource for TegrastatsSource {
     fn interval_override(&self) -> Option<Duration> {
         Some(self.interval)
     }
+    fn resolution(&self) -> super::Resolution {
+        super::Resolution {
+            min_interval: Duration::from_millis(1),
+            why: "tegrastats takes its --interval in whole milliseconds",
+        }
+    }
     fn start(&mut self, _interval: Duration) -> Result<Option<StopHandle>, SensorError> {
         // The first line was read at open; it is stale by now.
         self.pending = None;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::live::{LiveSession, Output};
+pub use crate::duration::parse_duration;
 use crate::model::event::{
     Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainConfig, TrainEvent,
 };
@@ -281,28 +282,6 @@ fn supervise(
     Ok(RunResult { status, end })
 }
 
-/// `90`, `90s`, `1.5m`, `2h`, `500ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (s, 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Duration::from_secs_f64(v * mult)),
-        _ => Err(format!(
-            "`{s}` is not a duration: use e.g. 30s, 5m, 1.5h or 500ms"
-        )),
-    }
-}
-
 /// A new session path under the user's data directory:
 /// `~/.local/share/trainwatt/sessions/YYYYMMDD-HHMMSS-HOST.jsonl`.
 pub fn default_session_path() -> PathBuf {
@@ -317,20 +296,4 @@ pub fn default_session_path() -> PathBuf {
         "{stamp}-{}.jsonl",
         crate::record::format::hostname()
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("12").unwrap(), Duration::from_secs(12));
-        assert!(parse_duration("soon").unwrap_err().contains("30s"));
-        assert!(parse_duration("-1s").is_err());
-    }
 }

@@ -3,6 +3,7 @@
 //! themselves (no recorded data is copied here). The power values are
 //! synthetic test data, not measurements.
 #![allow(dead_code)]
+pub mod require;
 use std::path::Path;
 
 use trainwatt::model::event::{
