@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod export;
+pub mod import;
 pub mod logging;
 pub mod model;
 pub mod record;

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::import::nvidia_smi::{import_nvidia_smi, CsvImportOptions};
+use crate::import::tegrastats::{import_tegrastats, TegraImportOptions};
+use crate::import::Imported;
 use crate::model::event::Event;
 use crate::record::SessionWriter;
-use crate::sensors::import_report::Imported;
-use crate::sensors::nvidia_smi_import::{import_nvidia_smi, CsvImportOptions};
-use crate::sensors::tegrastats_log::{import_tegrastats, TegraImportOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -49,6 +49,9 @@ pub struct TegraArgs {
     /// A label for the session ("jetson-nano bs=8")
     #[arg(long)]
     pub label: Option<String>,
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,6 +65,7 @@ pub struct SmiArgs {
     #[arg(long)]
     pub interval: Option<f64>,
     /// Number of GPUs, for a log without an index column (rows in GPU order)
+    /// [default: from the index/uuid/pci.bus_id column, else the repeating timestamp pattern]
     #[arg(long)]
     pub gpus: Option<usize>,
     /// Start time of a log without timestamps (RFC 3339) [default: the file's modification time]
@@ -73,11 +77,15 @@ pub struct SmiArgs {
     /// A label for the session ("gpu-server")
     #[arg(long)]
     pub label: Option<String>,
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     match a.kind {
         ImportKind::Tegrastats(t) => {
+            check_not_input(&t.log, &t.output)?;
             let (text, mtime) = read_log(&t.log)?;
             check_interval(t.interval)?;
             let opts = TegraImportOptions {
@@ -86,9 +94,10 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                 origin: t.log.display().to_string(),
             };
             let imp = import_tegrastats(&text, &opts)?;
-            finish(imp, &t.output, t.label)
+            finish(imp, &t.output, t.label, t.force)
         }
         ImportKind::NvidiaSmi(s) => {
+            check_not_input(&s.csv, &s.output)?;
             let (text, mtime) = read_log(&s.csv)?;
             check_interval(s.interval)?;
             let opts = CsvImportOptions {
@@ -99,7 +108,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                 origin: s.csv.display().to_string(),
             };
             let imp = import_nvidia_smi(&text, &opts)?;
-            finish(imp, &s.output, s.label)
+            finish(imp, &s.output, s.label, s.force)
         }
     }
 }
@@ -107,6 +116,22 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
 fn check_interval(ms: Option<f64>) -> anyhow::Result<()> {
     if let Some(ms) = ms {
         crate::sensors::interval_from_ms(ms).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The output must not be the log being read (`-o run.log` would replace it).
+fn check_not_input(log: &Path, out: &Path) -> anyhow::Result<()> {
+    let same = match (std::fs::canonicalize(log), std::fs::canonicalize(out)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        anyhow::bail!(
+            "-o {} is the log being imported: choose another output file (for example {}.jsonl)",
+            out.display(),
+            log.display()
+        );
     }
     Ok(())
 }
@@ -130,10 +155,15 @@ fn parse_start(s: Option<&str>) -> anyhow::Result<Option<time::OffsetDateTime>> 
     .transpose()
 }
 
-fn finish(mut imp: Imported, out: &Path, label: Option<String>) -> anyhow::Result<ExitCode> {
+fn finish(
+    mut imp: Imported,
+    out: &Path,
+    label: Option<String>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
     imp.header.label = label;
-    let mut w = SessionWriter::create(out, &imp.header)
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = SessionWriter::create_new(out, &imp.header, force)
+        .with_context(|| format!("cannot write the session {}", out.display()))?;
     let mut end = None;
     for ev in &imp.events {
         match ev {

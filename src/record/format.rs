@@ -18,20 +18,7 @@ use crate::model::sample::{Channel, Sample};
 pub const FORMAT_NAME: &str = "trainwatt-session";
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The machine a session was recorded on, as far as it could be told.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeviceInfo {
-    /// e.g. "NVIDIA Jetson Nano Developer Kit", "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Jetson nvpmodel mode, GPU power limit, ... where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gpus: Vec<String>,
-}
+pub use crate::model::device::DeviceInfo;
 
 /// The first line of every session file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,9 +46,50 @@ pub struct Header {
     /// anything else a reader should know.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Readings of the input that are not in the file: rows an importer could
+    /// not place on the timeline and power readings it refused as implausible
+    /// (the notes say which). 0 for a live recording.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_readings: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The shortest and longest sampling interval a header may declare: 1 µs
+/// (no source here samples faster) to one day (a longer "interval" would let
+/// the integrator bridge any gap).
+pub const MIN_INTERVAL_MS: f64 = 0.001;
+pub const MAX_INTERVAL_MS: f64 = 86_400_000.0;
+
+/// Whether `ms` is a sampling interval a session may declare.
+pub fn interval_ms_in_range(ms: f64) -> bool {
+    ms.is_finite() && (MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&ms)
 }
 
 impl Header {
+    /// What the reader requires of a header, checked by the writer before
+    /// anything is written: unique channel names, an interval in range.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for c in &self.channels {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!(
+                    "channel `{}` is declared twice in the header",
+                    c.name
+                ));
+            }
+        }
+        if !interval_ms_in_range(self.interval_ms) {
+            return Err(format!(
+                "the header's interval_ms {} is out of range ({MIN_INTERVAL_MS} ms to {MAX_INTERVAL_MS} ms, 1 µs to one day)",
+                self.interval_ms
+            ));
+        }
+        Ok(())
+    }
+
     /// A header for a session starting now on this host.
     pub fn new(channels: Vec<Channel>, interval_ms: f64) -> Self {
         Header {
@@ -76,6 +104,7 @@ impl Header {
             train: None,
             label: None,
             notes: Vec::new(),
+            skipped_readings: 0,
         }
     }
 
@@ -139,6 +168,13 @@ pub fn encode_sample(out: &mut String, s: &Sample) {
 }
 
 fn push_rounded(out: &mut String, x: f64, scale: f64) {
+    // Beyond 2^53 / scale rounding changes nothing, and `x * scale` could
+    // overflow to infinity (1e306 W × 1e3): such a value is written as it
+    // is, in exponent form so it stays short ("1e306").
+    if x.abs() >= 1e15 {
+        let _ = write!(out, "{x:e}");
+        return;
+    }
     // Display prints the shortest string that round-trips ("100", "4.2").
     let r = (x * scale).round() / scale;
     let _ = write!(out, "{}", if r == 0.0 { 0.0 } else { r });
@@ -264,6 +300,20 @@ mod tests {
             back.values,
             vec![Some(4.2), None, Some(-0.5), None, Some(100.0)]
         );
+    }
+
+    #[test]
+    fn case5_huge_finite_values_stay_finite_when_written() {
+        let s = Sample {
+            t_s: 1e306,
+            values: vec![Some(1e306), Some(-1.7e308), Some(123456789012345.6)],
+        };
+        let mut out = String::new();
+        encode_sample(&mut out, &s);
+        assert_eq!(out, "[1e306,1e306,-1.7e308,123456789012345.6]");
+        let back = decode_sample(out.as_bytes(), 3).unwrap();
+        assert_eq!(back.t_s, 1e306);
+        assert_eq!(back.values[1], Some(-1.7e308));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use nvml_wrapper::Nvml;
 
 use super::{PowerSource, SensorError};
 use crate::model::sample::{Channel, Role, Scope, Unit};
-use crate::record::DeviceInfo;
+use crate::model::device::DeviceInfo;
 
 pub const NAME: &str = "nvml";
 /// `NVML_FI_DEV_POWER_INSTANT` from nvml.h.

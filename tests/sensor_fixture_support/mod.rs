@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use trainwatt::model::event::Event;
 use trainwatt::model::sample::{total_scope_label, Role};
-use trainwatt::sensors::nvidia_smi_import::{import_nvidia_smi, CsvError, CsvImportOptions};
+use trainwatt::import::nvidia_smi::{import_nvidia_smi, CsvError, CsvImportOptions};
 use trainwatt::sensors::rapl::RaplSource;
-use trainwatt::sensors::tegrastats_log::{
-    import_tegrastats, ImportError, Imported, TegraImportOptions,
-};
+use trainwatt::import::tegrastats::{import_tegrastats, ImportError, TegraImportOptions};
+use trainwatt::import::Imported;
 use trainwatt::sensors::PowerSource;
 
 /// The shared fixtures: `TRAINWATT_SHARED_FIXTURES`, then `../shared/fixtures`

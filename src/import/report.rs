@@ -2,6 +2,7 @@
 //! importers so `trainwatt import` prints both the same way.
 use std::collections::BTreeMap;
 
+use super::timeline::ClockStep;
 use crate::model::event::Event;
 use crate::record::Header;
 
@@ -33,6 +34,19 @@ pub struct ImportReport {
     /// Energy per power channel.
     pub channel_energy_j: BTreeMap<String, f64>,
     pub uncovered_s: f64,
+    /// How the number of GPUs was found (nvidia-smi logs).
+    pub gpus: String,
+    /// Timestamps that went back (a daylight-saving fall-back, an NTP step):
+    /// the timeline continued one interval after the reading before.
+    pub clock_steps: Vec<ClockStep>,
+    /// Readings that could not be placed on the timeline, not integrated.
+    pub unplaced_readings: u64,
+    /// Power readings outside the physical range, left out as no reading.
+    pub implausible_readings: u64,
+    /// Up to five of them: (line number, what was wrong).
+    pub implausible_examples: Vec<(u64, String)>,
+    /// Generated channel names moved aside for a name from the log: (wanted, given).
+    pub renamed_channels: Vec<(String, String)>,
 }
 
 /// A converted log: the header and events of a session, and the report.
@@ -86,6 +100,9 @@ impl ImportReport {
         }
         let _ = writeln!(o, "channels    {}", self.channels.join(", "));
         let _ = writeln!(o, "timing      {}", self.timing);
+        if !self.gpus.is_empty() {
+            let _ = writeln!(o, "GPUs        {}", self.gpus);
+        }
         let _ = writeln!(
             o,
             "total       {}: {}",
@@ -106,6 +123,7 @@ impl ImportReport {
                 String::new()
             }
         );
+        self.render_checks(&mut o);
         if self.placeholder_rails > 0 {
             let _ = writeln!(
                 o,
@@ -122,5 +140,86 @@ impl ImportReport {
         }
         let _ = writeln!(o, "written     {out_path}");
         o
+    }
+
+    /// Clock steps, unplaced and implausible readings, renamed channels.
+    fn render_checks(&self, o: &mut String) {
+        use std::fmt::Write as _;
+        for c in &self.clock_steps {
+            let _ = writeln!(
+                o,
+                "clock step  line {}: the time went back {:.1} s (`{}`); the timeline continues after the reading before",
+                c.line, -c.step_s, c.text
+            );
+        }
+        if self.unplaced_readings > 0 {
+            let _ = writeln!(
+                o,
+                "skipped     {} readings that could not be placed on the timeline (not integrated)",
+                self.unplaced_readings
+            );
+        }
+        if self.implausible_readings > 0 {
+            let _ = writeln!(
+                o,
+                "implausible {} power readings outside {} W .. {} W, left out as no reading",
+                self.implausible_readings,
+                super::checks::MIN_CHANNEL_W,
+                super::checks::MAX_CHANNEL_W
+            );
+            for (n, t) in &self.implausible_examples {
+                let _ = writeln!(o, "  line {n}: {t}");
+            }
+        }
+        for (wanted, given) in &self.renamed_channels {
+            let _ = writeln!(
+                o,
+                "renamed     generated channel `{wanted}` is `{given}`: the log names a channel `{wanted}`"
+            );
+        }
+    }
+
+    /// Note an implausible power reading on `line`.
+    pub fn implausible(&mut self, line: u64, what: String) {
+        self.implausible_readings += 1;
+        if self.implausible_examples.len() < 5 {
+            self.implausible_examples.push((line, what));
+        }
+    }
+}
+
+/// Header notes for what the checks found: clock steps, readings left out,
+/// renamed channels (the report prints the same).
+pub fn check_notes(header: &mut Header, rep: &ImportReport) {
+    for c in &rep.clock_steps {
+        header.notes.push(format!(
+            "clock step at line {}: the time went back {:.3} s; the timeline continues one interval after the reading before",
+            c.line, -c.step_s
+        ));
+    }
+    if rep.unplaced_readings > 0 {
+        header.notes.push(format!(
+            "{} readings could not be placed on the timeline (no time of their own): skipped, not integrated",
+            rep.unplaced_readings
+        ));
+    }
+    if rep.implausible_readings > 0 {
+        let lines: Vec<String> = rep
+            .implausible_examples
+            .iter()
+            .map(|(n, t)| format!("line {n}: {t}"))
+            .collect();
+        header.notes.push(format!(
+            "{} power readings outside {} W .. {} W left out as no reading ({})",
+            rep.implausible_readings,
+            super::checks::MIN_CHANNEL_W,
+            super::checks::MAX_CHANNEL_W,
+            lines.join("; ")
+        ));
+    }
+    for (wanted, given) in &rep.renamed_channels {
+        header.notes.push(format!(
+            "generated channel `{wanted}` is named `{given}`: the log has a channel `{wanted}`"
+        ));
     }
 }
