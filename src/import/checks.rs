@@ -15,6 +15,15 @@ pub fn plausible_watts(watts: f64) -> bool {
     watts.is_finite() && (MIN_CHANNEL_W..=MAX_CHANNEL_W).contains(&watts)
 }
 
+/// A reading as a short text: `1e308`, `290000000000`, `-0.4`.
+pub fn short_number(v: f64) -> String {
+    if v.abs() >= 1e15 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

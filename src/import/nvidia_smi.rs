@@ -9,7 +9,7 @@
 //! non-CSV lines (an `nvidia-smi` table printed first, shell noise): skipped
 //! and counted. Stamps that go back are clock steps ([`super::timeline`]).
 //! A log without a power column is refused with the reason.
-use super::checks::plausible_watts;
+use super::checks::{plausible_watts, short_number};
 use super::nvidia_smi_csv::{
     column_kind, is_header, parse_timestamp, parse_value, split_row, ColumnKind, NAME,
 };
@@ -482,7 +482,7 @@ fn cycle_values(
             values[k] = r.fields[cols.power].filter(|w| {
                 let ok = plausible_watts(*w);
                 if !ok {
-                    rep.implausible(r.line as u64 + 1, format!("{} reads {w} W", cols.names[cols.power]));
+                    rep.implausible(r.line as u64 + 1, format!("{} reads {} W", cols.names[cols.power], short_number(*w)));
                 }
                 ok
             });

@@ -6,7 +6,7 @@
 //! second. Logs with neither use the interval from the given start. A stamp
 //! that goes back (a daylight-saving fall-back) is a clock step: the
 //! timeline continues and a marker says where ([`super::timeline`]).
-use super::checks::plausible_watts;
+use super::checks::{plausible_watts, short_number};
 use super::report::{cut, ImportReport, Imported};
 use super::session::{check_interval_ms, finish, Body};
 use super::tegrastats_timing::{timing, Timing};
@@ -199,7 +199,7 @@ fn place_samples(
                 if !plausible_watts(r.cur_mw / 1e3) {
                     rep.implausible(
                         p.line,
-                        format!("rail {} reads {} mW", r.name, r.cur_mw),
+                        format!("rail {} reads {} mW", r.name, short_number(r.cur_mw)),
                     );
                 }
             }

@@ -31,12 +31,17 @@ pub(crate) fn timing(lines: &[Parsed], opts: &TegraImportOptions) -> Timing {
     }
 }
 
-/// Mean spacing of placed times, from first to last (rounded to 1 µs).
+/// Mean spacing of placed times (rounded to 1 µs), over the steps that go
+/// forward: a clock step back says nothing about the interval.
 fn mean_ms(ts: &[Option<f64>]) -> Option<f64> {
     let placed: Vec<f64> = ts.iter().flatten().copied().collect();
-    let (first, last) = (placed.first()?, placed.last()?);
-    (placed.len() > 1)
-        .then(|| ((last - first) / (placed.len() - 1) as f64 * 1e6).round() / 1e3)
+    let forward: Vec<f64> = placed
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d >= 0.0)
+        .collect();
+    (!forward.is_empty())
+        .then(|| (forward.iter().sum::<f64>() / forward.len() as f64 * 1e6).round() / 1e3)
         .filter(|m| *m > 0.0 && m.is_finite())
 }
 

@@ -21,7 +21,9 @@ impl ClockStep {
     /// The marker written into the session at the step.
     pub fn marker(&self) -> Marker {
         Marker {
-            t_s: self.at_s,
+            // Rounded like a sample's time in the file (0.1 ms), so the
+            // marker never lands after the reading it precedes.
+            t_s: (self.at_s * 1e4).round() / 1e4,
             kind: MarkerKind::Note,
             text: format!(
                 "clock step: the log's time went back {:.3} s at line {} (`{}`); the timeline continues one interval after the reading before",

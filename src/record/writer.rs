@@ -217,6 +217,38 @@ fn named(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
+/// Whether a session may be written to `path` later (`record` checks before
+/// it starts sources and the trainer): not a directory, not held by another
+/// writer, and not an existing non-empty file unless `overwrite`. The
+/// writer checks again, under its lock, when it creates the file.
+pub fn check_output(path: &Path, overwrite: bool) -> io::Result<()> {
+    let Ok(m) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if m.is_dir() {
+        return Err(named(
+            path,
+            io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
+        ));
+    }
+    if let Ok(f) = File::open(path) {
+        try_lock_exclusive(&f, path)?;
+    }
+    if m.is_file() && m.len() > 0 && !overwrite {
+        return Err(named(
+            path,
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "already exists ({} bytes): pass --force to overwrite it, or choose another -o",
+                    m.len()
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Open `path` for writing, locked, and truncate it. Refuses an existing
 /// non-empty file unless `overwrite`; only a regular file is truncated (a
 /// device such as /dev/null is written as it is).
