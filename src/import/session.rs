@@ -26,7 +26,10 @@ pub(crate) fn finish(body: Body<'_>, rep: &mut ImportReport) -> Result<Vec<Event
     let mut ledger = EnergyLedger::new(body.channels, body.interval_ms);
     let mut events = Vec::with_capacity(body.samples.len() + body.markers.len() + 1);
     let mut markers = body.markers.into_iter().peekable();
-    let last_t = body.samples.last().map_or(0.0, |s| s.t_s);
+    let last_t = body
+        .samples
+        .last()
+        .map_or(0.0, |s| crate::record::format::stored_time(s.t_s));
     for s in body.samples {
         while let Some(m) = markers.next_if(|m| m.t_s <= s.t_s) {
             events.push(Event::Marker(m));

@@ -4,6 +4,7 @@
 //! reading before it, and says where and by how much the clock stepped.
 use crate::model::event::{Marker, MarkerKind};
 
+
 /// One place where the log's time went back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClockStep {
@@ -23,7 +24,7 @@ impl ClockStep {
         Marker {
             // Rounded like a sample's time in the file (0.1 ms), so the
             // marker never lands after the reading it precedes.
-            t_s: (self.at_s * 1e4).round() / 1e4,
+            t_s: crate::record::format::stored_time(self.at_s),
             kind: MarkerKind::Note,
             text: format!(
                 "clock step: the log's time went back {:.3} s at line {} (`{}`); the timeline continues one interval after the reading before",

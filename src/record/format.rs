@@ -167,6 +167,16 @@ pub fn encode_sample(out: &mut String, s: &Sample) {
     out.push(']');
 }
 
+/// A time as a sample row stores it (0.1 ms), for events that must line up
+/// with the rows (a marker at a reading, the closing line at the last one).
+pub fn stored_time(t_s: f64) -> f64 {
+    if t_s.abs() >= 1e15 {
+        t_s
+    } else {
+        (t_s * 1e4).round() / 1e4
+    }
+}
+
 fn push_rounded(out: &mut String, x: f64, scale: f64) {
     // Beyond 2^53 / scale rounding changes nothing, and `x * scale` could
     // overflow to infinity (1e306 W × 1e3): such a value is written as it
