@@ -124,7 +124,10 @@ exit $rc"#;
         }
     };
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "record must fail on a full disk: {err}");
+    assert!(
+        !out.status.success(),
+        "record must fail on a full disk: {err}"
+    );
     assert!(
         err.contains("s.jsonl") && err.contains("No space left"),
         "the error names the file: {err}"

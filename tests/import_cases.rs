@@ -72,15 +72,30 @@ fn case01_one_gpu_at_10_ms_is_one_gpu_with_499_j() {
     let imp = smi(&rows(500), |_| {}).unwrap();
     assert_eq!(imp.report.channels, ["gpu0"]);
     assert_eq!(imp.report.samples, 500);
-    assert!(within(imp.report.energy_j, 499.0, 0.01), "{}", imp.report.energy_j);
-    assert!(imp.report.gpus.contains("no repeating timestamp pattern"), "{}", imp.report.gpus);
-    assert!(imp.report.render("x").contains("GPUs        no index column"));
+    assert!(
+        within(imp.report.energy_j, 499.0, 0.01),
+        "{}",
+        imp.report.energy_j
+    );
+    assert!(
+        imp.report.gpus.contains("no repeating timestamp pattern"),
+        "{}",
+        imp.report.gpus
+    );
+    assert!(imp
+        .report
+        .render("x")
+        .contains("GPUs        no index column"));
     let (_, folded) = round_trip(&imp);
     assert!(within(folded, 499.0, 0.01), "{folded}");
     // 60,000 rows stay one GPU, and the header stays small.
     let imp = smi(&rows(60_000), |_| {}).unwrap();
     assert_eq!(imp.header.channels.len(), 1);
-    assert!(within(imp.report.energy_j, 59_999.0, 0.01), "{}", imp.report.energy_j);
+    assert!(
+        within(imp.report.energy_j, 59_999.0, 0.01),
+        "{}",
+        imp.report.energy_j
+    );
     // Two GPUs without an index column, stamped together: two GPUs.
     let mut two = String::from("timestamp, power.draw [W]\n");
     for i in 0..10 {
@@ -89,7 +104,10 @@ fn case01_one_gpu_at_10_ms_is_one_gpu_with_499_j() {
     }
     let imp = smi(&two, |_| {}).unwrap();
     assert_eq!(imp.report.channels, ["gpu0", "gpu1", "gpu_sum"]);
-    assert!(imp.report.gpus.contains("2 GPUs inferred from the repeating timestamp pattern"));
+    assert!(imp
+        .report
+        .gpus
+        .contains("2 GPUs inferred from the repeating timestamp pattern"));
 }
 
 /// 2 h at 100 W, one reading a second, local time falling back an hour at
@@ -99,17 +117,33 @@ fn fall_back_seconds() -> Vec<u64> {
 }
 
 fn check_clock_step(imp: &Imported, step_line: u64) {
-    assert!(within(imp.report.energy_j, 720_000.0, 0.01), "{}", imp.report.energy_j);
-    assert_eq!(imp.report.clock_steps.len(), 1, "{:?}", imp.report.clock_steps);
+    assert!(
+        within(imp.report.energy_j, 720_000.0, 0.01),
+        "{}",
+        imp.report.energy_j
+    );
+    assert_eq!(
+        imp.report.clock_steps.len(),
+        1,
+        "{:?}",
+        imp.report.clock_steps
+    );
     let step = &imp.report.clock_steps[0];
     assert_eq!(step.line, step_line);
     assert!(within(-step.step_s, 3599.0, 0.001), "{}", step.step_s);
     let text = imp.report.render("out.jsonl");
-    assert!(text.contains(&format!("clock step  line {step_line}: the time went back 3599.0 s")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "clock step  line {step_line}: the time went back 3599.0 s"
+        )),
+        "{text}"
+    );
     let (evs, folded) = round_trip(imp);
     assert!(within(folded, 720_000.0, 0.01), "{folded}");
     let marker = evs.iter().find_map(|e| match e {
-        Event::Marker(m) if m.kind == MarkerKind::Note && m.text.starts_with("clock step") => Some(m),
+        Event::Marker(m) if m.kind == MarkerKind::Note && m.text.starts_with("clock step") => {
+            Some(m)
+        }
         _ => None,
     });
     let m = marker.expect("a clock-step marker in the session");
@@ -117,7 +151,11 @@ fn check_clock_step(imp: &Imported, step_line: u64) {
     assert!(within(-m.value.unwrap(), 3599.0, 0.001));
     let ts: Vec<f64> = evs.iter().map(Event::t_s).collect();
     let back = ts.windows(2).position(|w| w[1] < w[0]);
-    assert_eq!(back.map(|i| (ts[i], ts[i + 1], &evs[i], &evs[i + 1])), None, "the timeline is monotonic");
+    assert_eq!(
+        back.map(|i| (ts[i], ts[i + 1], &evs[i], &evs[i + 1])),
+        None,
+        "the timeline is monotonic"
+    );
 }
 
 #[test]
@@ -149,9 +187,15 @@ fn case02_timestamps_that_step_back_continue_the_timeline() {
 
 #[test]
 fn case05_huge_finite_values_are_written_finite() {
-    let imp = teg("RAM 1e306/2MB VDD_IN 5000mW/5000mW\nRAM 1e306/2GB VDD_IN 5000mW/5000mW\n").unwrap();
+    let imp =
+        teg("RAM 1e306/2MB VDD_IN 5000mW/5000mW\nRAM 1e306/2GB VDD_IN 5000mW/5000mW\n").unwrap();
     let (evs, _) = round_trip(&imp);
-    let ram = imp.header.channels.iter().position(|c| c.name == "ram_used").unwrap();
+    let ram = imp
+        .header
+        .channels
+        .iter()
+        .position(|c| c.name == "ram_used")
+        .unwrap();
     let vals: Vec<Option<f64>> = evs
         .iter()
         .filter_map(|e| match e {
@@ -172,7 +216,9 @@ fn case06_energy_never_overflows_into_the_closing_line() {
     let imp = smi(csv, |_| {}).unwrap();
     assert_eq!(imp.report.skipped_lines, 1);
     let (evs, _) = round_trip(&imp);
-    let Some(Event::End(end)) = evs.last() else { panic!("no closing line") };
+    let Some(Event::End(end)) = evs.last() else {
+        panic!("no closing line")
+    };
     assert!(end.energy_j.values().all(|j| j.is_finite()));
     // One hour per row at the largest plausible power stays finite.
     let imp = smi("1e5\n1e5\n1e308\n", |o| {
@@ -193,15 +239,27 @@ fn case06_energy_never_overflows_into_the_closing_line() {
 
 #[test]
 fn case07_generated_names_never_collide_with_the_log_names() {
-    let imp = teg("RAM 1/2MB GR3D_FREQ 5%@[300] gpu_load 100mW/100mW VDD_IN 9000mW/9000mW\n").unwrap();
+    let imp =
+        teg("RAM 1/2MB GR3D_FREQ 5%@[300] gpu_load 100mW/100mW VDD_IN 9000mW/9000mW\n").unwrap();
     assert!(imp.report.channels.contains(&"gpu_load_2".to_string()));
-    assert!(imp.report.render("x").contains("generated channel `gpu_load` is `gpu_load_2`"));
+    assert!(imp
+        .report
+        .render("x")
+        .contains("generated channel `gpu_load` is `gpu_load_2`"));
     round_trip(&imp);
     let csv = "timestamp, index, power.draw [W], utilization.gpu [%]\n2024/01/01 00:00:00.000, _sum, 10 W, 5 %\n2024/01/01 00:00:00.000, 1, 10 W, 5 %\n2024/01/01 00:00:00.000, 1_util, 10 W, 5 %\n2024/01/01 00:00:01.000, _sum, 10 W, 5 %\n2024/01/01 00:00:01.000, 1, 10 W, 5 %\n2024/01/01 00:00:01.000, 1_util, 10 W, 5 %\n";
     let imp = smi(csv, |_| {}).unwrap();
     assert_eq!(
         imp.report.channels,
-        ["gpu_sum", "gpu1", "gpu1_util", "gpu_sum_2", "gpu_sum_util", "gpu1_util_2", "gpu1_util_util"]
+        [
+            "gpu_sum",
+            "gpu1",
+            "gpu1_util",
+            "gpu_sum_2",
+            "gpu_sum_util",
+            "gpu1_util_2",
+            "gpu1_util_util"
+        ]
     );
     let (_, j) = round_trip(&imp);
     assert!(within(j, 30.0, 1e-9), "{j}");
@@ -220,7 +278,14 @@ fn case11_a_huge_gpu_count_is_refused_not_a_panic() {
     let log = dir.path().join("gpu.csv");
     std::fs::write(&log, "10\n10\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
-        .args(["import", "nvidia-smi", "--columns", "power.draw", "--interval", "100"])
+        .args([
+            "import",
+            "nvidia-smi",
+            "--columns",
+            "power.draw",
+            "--interval",
+            "100",
+        ])
         .args(["--gpus", "18446744073709551615", "-o"])
         .arg(dir.path().join("s.jsonl"))
         .arg(&log)
@@ -228,7 +293,10 @@ fn case11_a_huge_gpu_count_is_refused_not_a_panic() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("at most 1024") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("at most 1024") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 fn trainwatt(args: &[&str], paths: &[&Path]) -> (Option<i32>, String) {
@@ -237,7 +305,10 @@ fn trainwatt(args: &[&str], paths: &[&Path]) -> (Option<i32>, String) {
         .args(paths)
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -246,22 +317,56 @@ fn case13_a_session_being_written_is_locked_and_never_overwritten_silently() {
     let p = dir.path().join("same.jsonl");
     let imp = teg("RAM 1/2MB VDD_IN 5000mW/5000mW\nRAM 1/2MB VDD_IN 5000mW/5000mW\n").unwrap();
     let w = SessionWriter::create_new(&p, &imp.header, false).unwrap();
-    let e = SessionWriter::create_new(&p, &imp.header, true).err().unwrap().to_string();
+    let e = SessionWriter::create_new(&p, &imp.header, true)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("same.jsonl is being written by"), "{e}");
     if Path::new("/proc/locks").exists() {
-        assert!(e.contains(&format!("process {}", std::process::id())), "{e}");
+        assert!(
+            e.contains(&format!("process {}", std::process::id())),
+            "{e}"
+        );
     }
     // `record` refuses before it starts anything, naming the holder.
-    let (code, err) = trainwatt(&["record", "--no-train", "--source", "estimate", "--quiet", "--force", "-o"], &[&p]);
+    let (code, err) = trainwatt(
+        &[
+            "record",
+            "--no-train",
+            "--source",
+            "estimate",
+            "--quiet",
+            "--force",
+            "-o",
+        ],
+        &[&p],
+    );
     assert_ne!(code, Some(0), "{err}");
     assert!(err.contains("is being written by"), "{err}");
     drop(w);
     // Finished, the file exists: refused without --force, for record and import.
-    let (code, err) = trainwatt(&["record", "--no-train", "--source", "estimate", "--quiet", "-o"], &[&p]);
+    let (code, err) = trainwatt(
+        &[
+            "record",
+            "--no-train",
+            "--source",
+            "estimate",
+            "--quiet",
+            "-o",
+        ],
+        &[&p],
+    );
     assert_ne!(code, Some(0), "{err}");
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
     let log = dir.path().join("teg.log");
-    std::fs::write(&log, "RAM 1/2MB VDD_IN 5000mW/5000mW\nRAM 1/2MB VDD_IN 5000mW/5000mW\n").unwrap();
+    std::fs::write(
+        &log,
+        "RAM 1/2MB VDD_IN 5000mW/5000mW\nRAM 1/2MB VDD_IN 5000mW/5000mW\n",
+    )
+    .unwrap();
     let (code, err) = trainwatt(&["import", "tegrastats", "-o"], &[&p, &log]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--force"), "{err}");
@@ -282,11 +387,21 @@ fn implausible_power_is_flagged_with_its_line_and_never_integrated() {
     assert_eq!(imp.header.skipped_readings, 1);
     assert!(imp.report.energy_j < 100.0, "{}", imp.report.energy_j);
     let text = imp.report.render("x");
-    assert!(text.contains("line 3: power.draw [W] reads 1e308 W"), "{text}");
+    assert!(
+        text.contains("line 3: power.draw [W] reads 1e308 W"),
+        "{text}"
+    );
     round_trip(&imp);
     let imp = teg("RAM 1/2MB VDD_IN 5000mW/5000mW\nRAM 1/2MB VDD_IN 290000000000mW/5000mW\nRAM 1/2MB VDD_IN 5000mW/5000mW\n").unwrap();
-    assert_eq!(imp.report.implausible_examples, [(2, "rail VDD_IN reads 290000000000 mW".to_string())]);
+    assert_eq!(
+        imp.report.implausible_examples,
+        [(2, "rail VDD_IN reads 290000000000 mW".to_string())]
+    );
     assert!(imp.report.energy_j < 20.0, "{}", imp.report.energy_j);
-    assert!(imp.header.notes.iter().any(|n| n.contains("line 2: rail VDD_IN")));
+    assert!(imp
+        .header
+        .notes
+        .iter()
+        .any(|n| n.contains("line 2: rail VDD_IN")));
     round_trip(&imp);
 }

@@ -4,9 +4,9 @@
 mod sensor_fixture_support;
 
 use sensor_fixture_support::*;
+use trainwatt::import::nvidia_smi::CsvError;
 use trainwatt::model::sample::{Role, Scope};
 use trainwatt::sensors::ina3221::Ina3221Source;
-use trainwatt::import::nvidia_smi::CsvError;
 use trainwatt::sensors::rapl::RaplSource;
 use trainwatt::sensors::PowerSource;
 

@@ -58,7 +58,10 @@ fn loads_and_folds(imp: &Imported) -> Result<(), TestCaseError> {
     let mut ledger = EnergyLedger::new(&r.header().channels, r.header().interval_ms);
     evs.iter().for_each(|e| ledger.push_event(e));
     prop_assert!(ledger.total_joules().is_finite());
-    prop_assert!(evs.windows(2).all(|w| w[1].t_s() >= w[0].t_s()), "monotonic");
+    prop_assert!(
+        evs.windows(2).all(|w| w[1].t_s() >= w[0].t_s()),
+        "monotonic"
+    );
     Ok(())
 }
 
@@ -143,7 +146,9 @@ fn tegra_line() -> impl Strategy<Value = String> {
             if let Some((h, m, s, _)) = stamp {
                 l.push_str(&format!("10-27-2024 {h:02}:{m:02}:{s:02} "));
             }
-            l.push_str(&format!("RAM {ram}/4096MB CPU [10%@1200,{ram}%@1] GR3D_FREQ {ram}%@[300] "));
+            l.push_str(&format!(
+                "RAM {ram}/4096MB CPU [10%@1200,{ram}%@1] GR3D_FREQ {ram}%@[300] "
+            ));
             if let Some((n, v)) = temp {
                 l.push_str(&format!("{n}@{v}C "));
             }
@@ -168,18 +173,31 @@ fn smi_line() -> impl Strategy<Value = String> {
 
 /// A log from fixture-like lines, some cut short.
 fn log(line: impl Strategy<Value = String>, header: &'static str) -> impl Strategy<Value = String> {
-    (prop::collection::vec((line, any::<u8>()), 1..40), any::<bool>()).prop_map(
-        move |(lines, with_header)| {
-            let mut out = if with_header { format!("{header}\n") } else { String::new() };
+    (
+        prop::collection::vec((line, any::<u8>()), 1..40),
+        any::<bool>(),
+    )
+        .prop_map(move |(lines, with_header)| {
+            let mut out = if with_header {
+                format!("{header}\n")
+            } else {
+                String::new()
+            };
             for (l, cut) in lines {
-                let keep = if cut < 16 { l.len() * usize::from(cut) / 16 } else { l.len() };
-                let end = (0..=keep).rev().find(|&i| l.is_char_boundary(i)).unwrap_or(0);
+                let keep = if cut < 16 {
+                    l.len() * usize::from(cut) / 16
+                } else {
+                    l.len()
+                };
+                let end = (0..=keep)
+                    .rev()
+                    .find(|&i| l.is_char_boundary(i))
+                    .unwrap_or(0);
                 out.push_str(&l[..end]);
                 out.push('\n');
             }
             out
-        },
-    )
+        })
 }
 
 fn interval() -> impl Strategy<Value = Option<f64>> {

@@ -8,10 +8,10 @@ mod sensor_fixture_support;
 use std::path::Path;
 
 use sensor_fixture_support::*;
+use trainwatt::import::nvidia_smi::CsvError;
 use trainwatt::model::event::Event;
 use trainwatt::model::sample::Role;
 use trainwatt::sensors::ina3221::Ina3221Source;
-use trainwatt::import::nvidia_smi::CsvError;
 use trainwatt::sensors::rapl::RaplSource;
 use trainwatt::sensors::tegrastats_parse::parse_line;
 use trainwatt::sensors::PowerSource;

@@ -262,8 +262,14 @@ fn the_writer_refuses_what_the_reader_would_refuse_before_writing_it() {
     }
     let mut w = SessionWriter::create(&p, &header()).unwrap();
     for bad in [
-        Event::Sample(Sample { t_s: 0.1, values: vec![Some(f64::INFINITY), None] }),
-        Event::Sample(Sample { t_s: f64::NAN, values: vec![None, None] }),
+        Event::Sample(Sample {
+            t_s: 0.1,
+            values: vec![Some(f64::INFINITY), None],
+        }),
+        Event::Sample(Sample {
+            t_s: f64::NAN,
+            values: vec![None, None],
+        }),
         Event::End(end_with(f64::INFINITY)),
     ] {
         let e = w.write_event(&bad).err().unwrap().to_string();
@@ -285,25 +291,49 @@ fn header_interval_out_of_range_is_refused_with_file_and_line() {
         let h = good.replace("\"interval_ms\":100.0", &format!("\"interval_ms\":{ms}"));
         assert_ne!(h, good);
         std::fs::write(&p, format!("{h}\n[0.1,1,null]\n")).unwrap();
-        let e = SessionReader::open(&p, ReadOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("far.jsonl:1:") && e.contains("out of range"), "{ms}: {e}");
+        let e = SessionReader::open(&p, ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("far.jsonl:1:") && e.contains("out of range"),
+            "{ms}: {e}"
+        );
     }
 }
 
 #[test]
 fn a_directory_and_an_endless_line_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let e = SessionReader::open(dir.path(), ReadOptions::default()).err().unwrap().to_string();
-    assert!(e.contains("is a directory") && !e.contains("empty file"), "{e}");
+    let e = SessionReader::open(dir.path(), ReadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("is a directory") && !e.contains("empty file"),
+        "{e}"
+    );
     if !Path::new("/dev/zero").exists() {
         println!("skipped the /dev/zero half: no /dev/zero here");
-        assert!(std::env::var("TRAINWATT_REQUIRE_ALL").is_err(), "/dev/zero is required");
+        assert!(
+            std::env::var("TRAINWATT_REQUIRE_ALL").is_err(),
+            "/dev/zero is required"
+        );
         return;
     }
     for lenient in [false, true] {
-        let opts = ReadOptions { lenient, max_line_bytes: 1 << 20 };
-        let e = SessionReader::open(Path::new("/dev/zero"), opts).err().unwrap().to_string();
-        assert!(e.contains("/dev/zero:1:") && e.contains("longer than"), "{e}");
+        let opts = ReadOptions {
+            lenient,
+            max_line_bytes: 1 << 20,
+        };
+        let e = SessionReader::open(Path::new("/dev/zero"), opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("/dev/zero:1:") && e.contains("longer than"),
+            "{e}"
+        );
     }
 }
 
@@ -312,10 +342,19 @@ fn a_full_device_names_the_file() {
     let full = Path::new("/dev/full");
     if !full.exists() {
         println!("skipped: no /dev/full here");
-        assert!(std::env::var("TRAINWATT_REQUIRE_ALL").is_err(), "/dev/full is required");
+        assert!(
+            std::env::var("TRAINWATT_REQUIRE_ALL").is_err(),
+            "/dev/full is required"
+        );
         return;
     }
     // The header is flushed at once: writing it fails, naming the file.
-    let e = SessionWriter::create(full, &header()).err().unwrap().to_string();
-    assert!(e.contains("/dev/full") && e.contains("No space left"), "{e}");
+    let e = SessionWriter::create(full, &header())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("/dev/full") && e.contains("No space left"),
+        "{e}"
+    );
 }

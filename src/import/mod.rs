@@ -11,6 +11,7 @@ pub mod checks;
 pub mod nvidia_smi;
 pub mod nvidia_smi_csv;
 mod nvidia_smi_gpus;
+mod nvidia_smi_rows;
 pub mod report;
 mod session;
 pub mod tegrastats;

@@ -10,10 +10,9 @@
 //! and counted. Stamps that go back are clock steps ([`super::timeline`]).
 //! A log without a power column is refused with the reason.
 use super::checks::{plausible_watts, short_number};
-use super::nvidia_smi_csv::{
-    column_kind, is_header, parse_timestamp, parse_value, split_row, ColumnKind, NAME,
-};
+use super::nvidia_smi_csv::{ColumnKind, NAME};
 use super::nvidia_smi_gpus::{by_identity, by_row_order, infer_count, Grouping, MAX_GPUS};
+use super::nvidia_smi_rows::{check_rows, collect_rows, find_columns, Columns, Row};
 use super::report::{check_notes, cut, ImportReport, Imported};
 use super::session::{check_interval_ms, finish, Body};
 use super::timeline::continue_monotonic;
@@ -55,27 +54,6 @@ pub enum CsvError {
     Usage { origin: String, msg: String },
 }
 
-/// Which column is which.
-struct Columns {
-    names: Vec<String>,
-    header_at: Option<usize>,
-    power: usize,
-    ts: Option<usize>,
-    /// `index`, else `uuid` / `pci.bus_id`.
-    ident: Option<usize>,
-    name: Option<usize>,
-    metrics: Vec<(usize, ColumnKind)>,
-}
-
-struct Row {
-    /// Index into the log's lines.
-    line: usize,
-    t: Option<(i64, f64)>,
-    gpu: Option<String>,
-    fields: Vec<Option<f64>>,
-    name: Option<String>,
-}
-
 /// The session's columns: one power channel per GPU that reports power (and
 /// their sum), then each GPU's metrics.
 struct SmiLayout {
@@ -115,7 +93,8 @@ pub fn import_nvidia_smi(text: &str, opts: &CsvImportOptions) -> Result<Imported
     let layout = build_layout(&rows, &grouping, &cols, &mut notes);
     rep.renamed_channels = layout.renames.clone();
     let timing = cycle_times(&rows, &grouping, &cols, opts, &mut rep).map_err(usage)?;
-    let (samples, markers) = build_samples(&rows, &grouping, &cols, &layout, &timing, &lines, &mut rep);
+    let (samples, markers) =
+        build_samples(&rows, &grouping, &cols, &layout, &timing, &lines, &mut rep);
     rep.total_reason = if layout.multi {
         format!("{} GPUs: each GPU's power.draw is a part, their sum is the total (GPU only: the host is not measured)", layout.pslots.len())
     } else {
@@ -154,150 +133,13 @@ fn split_lines<'a>(clean: &'a str, rep: &mut ImportReport) -> Vec<&'a str> {
     lines
 }
 
-/// The header (or `--columns`) and the columns it names.
-fn find_columns(lines: &[&str], opts: &CsvImportOptions) -> Result<Columns, CsvError> {
-    let origin = opts.origin.clone();
-    let (names, header_at): (Vec<String>, Option<usize>) = match &opts.columns {
-        Some(c) => (split_row(c).into_iter().map(String::from).collect(), None),
-        None => match lines.iter().position(|l| is_header(l)) {
-            Some(i) => (
-                split_row(lines[i]).into_iter().map(String::from).collect(),
-                Some(i),
-            ),
-            None => {
-                return Err(CsvError::NoHeader {
-                    origin,
-                    hint: no_header_hint(lines),
-                })
-            }
-        },
-    };
-    if names.is_empty() || names.iter().any(|c| c.is_empty()) {
-        return Err(CsvError::Usage {
-            origin,
-            msg: "--columns: empty column name".into(),
-        });
-    }
-    let kinds: Vec<ColumnKind> = names.iter().map(|c| column_kind(c)).collect();
-    let power = ["power.draw.instant", "power.draw", "power.draw.average"]
-        .iter()
-        .find_map(|want| {
-            names
-                .iter()
-                .position(|c| c.split(" [").next().unwrap_or(c).trim() == *want)
-        });
-    let Some(power) = power else {
-        return Err(CsvError::NoPower {
-            origin,
-            at: header_at.map_or_else(
-                || "--columns".to_string(),
-                |i| format!("header on line {}", i + 1),
-            ),
-            columns: names.join(", "),
-        });
-    };
-    let pos = |k: ColumnKind| kinds.iter().position(|x| *x == k);
-    let metrics = [
-        ColumnKind::Util,
-        ColumnKind::MemUsed,
-        ColumnKind::Temp,
-        ColumnKind::SmClock,
-    ]
-    .into_iter()
-    .filter_map(|k| pos(k).map(|i| (i, k)))
-    .collect();
-    Ok(Columns {
-        header_at,
-        power,
-        ts: pos(ColumnKind::Timestamp),
-        ident: pos(ColumnKind::Index).or(pos(ColumnKind::Ident)),
-        name: pos(ColumnKind::Name),
-        metrics,
-        names,
-    })
-}
-
-/// Why no header was found, where the log says.
-fn no_header_hint(lines: &[&str]) -> String {
-    let first_field = |l: &str| l.split(',').next().unwrap_or("").to_string();
-    if lines.iter().any(|l| l.trim_start().starts_with("# gpu")) {
-        " (this looks like `nvidia-smi dmon` output, which is not --query-gpu CSV)".to_string()
-    } else if lines.first().is_some_and(|l| {
-        parse_value(&first_field(l)).is_some() || parse_timestamp(&first_field(l)).is_some()
-    }) {
-        " (the log looks header-less: written with --format=csv,noheader)".to_string()
-    } else {
-        String::new()
-    }
-}
-
-/// The data rows; blank, foreign and truncated lines counted.
-fn collect_rows(lines: &[&str], cols: &Columns, rep: &mut ImportReport) -> Vec<Row> {
-    let last_nonblank = lines.iter().rposition(|l| !l.trim().is_empty());
-    let first_data = cols.header_at.map_or(0, |i| i + 1);
-    let n = cols.names.len();
-    let mut rows = Vec::new();
-    let skip = |rep: &mut ImportReport, i: usize, raw: &str| {
-        rep.skipped_lines += 1;
-        if rep.skipped_examples.len() < 5 {
-            rep.skipped_examples.push((i as u64 + 1, cut(raw.trim(), 80)));
-        }
-    };
-    for (i, raw) in lines.iter().enumerate() {
-        if raw.trim().is_empty() {
-            rep.blank_lines += 1;
-            continue;
-        }
-        if Some(i) == cols.header_at || i < first_data || is_header(raw) {
-            if i < first_data && Some(i) != cols.header_at {
-                skip(rep, i, raw);
-            }
-            continue;
-        }
-        let f = split_row(raw);
-        let ts_ok = cols
-            .ts
-            .is_none_or(|c| f.get(c).and_then(|s| parse_timestamp(s)).is_some());
-        if f.len() != n || !ts_ok {
-            if Some(i) == last_nonblank && f.len() < n && ts_ok_prefix(&f, cols.ts) {
-                rep.truncated_lines += 1;
-            } else {
-                skip(rep, i, raw);
-            }
-            continue;
-        }
-        rep.data_lines += 1;
-        rows.push(Row {
-            line: i,
-            t: cols.ts.and_then(|c| parse_timestamp(f[c])),
-            gpu: cols.ident.map(|c| f[c].to_string()),
-            fields: f.iter().map(|x| parse_value(x)).collect(),
-            name: cols.name.map(|c| f[c].to_string()),
-        });
-    }
-    rows
-}
-
-fn check_rows(rows: &[Row], cols: &Columns, opts: &CsvImportOptions) -> Result<(), CsvError> {
-    if rows.is_empty() {
-        return Err(CsvError::NoRows {
-            origin: opts.origin.clone(),
-            line: cols.header_at.map_or(0, |i| i + 1) as u64,
-        });
-    }
-    if rows.iter().all(|r| r.fields[cols.power].is_none()) {
-        return Err(CsvError::NoPowerReadings {
-            origin: opts.origin.clone(),
-            rows: rows.len() as u64,
-        });
-    }
-    Ok(())
-}
-
 /// Which GPU each row is and which rows form a cycle.
 fn group_rows(rows: &[Row], cols: &Columns, opts: &CsvImportOptions) -> Result<Grouping, String> {
     if let Some(c) = cols.ident {
-        let ids: Vec<String> = rows.iter().map(|r| r.gpu.clone().unwrap_or_default()).collect();
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.gpu.clone().unwrap_or_default())
+            .collect();
         return Ok(by_identity(&ids, &cols.names[c]));
     }
     match opts.gpus {
@@ -312,10 +154,7 @@ fn group_rows(rows: &[Row], cols: &Columns, opts: &CsvImportOptions) -> Result<G
         )),
         None => {
             let t0 = rows.iter().find_map(|r| r.t);
-            let times: Vec<Option<f64>> = rows
-                .iter()
-                .map(|r| Some(rel_s(r.t?, t0?)))
-                .collect();
+            let times: Vec<Option<f64>> = rows.iter().map(|r| Some(rel_s(r.t?, t0?))).collect();
             let whole = rows.iter().all(|r| r.t.is_none_or(|t| t.1 == 0.0));
             let (g, how) = if cols.ts.is_some() {
                 infer_count(&times, whole)
@@ -326,7 +165,6 @@ fn group_rows(rows: &[Row], cols: &Columns, opts: &CsvImportOptions) -> Result<G
         }
     }
 }
-
 
 /// Channels for the GPUs: a GPU that never reports power (`[Not Supported]`
 /// on every row) gets no power channel, so it cannot hold the others' sum at
@@ -402,7 +240,11 @@ fn cycle_times(
     let times: Vec<f64> = g
         .groups
         .iter()
-        .map(|grp| grp.iter().find_map(|(_, ri)| rows[*ri].t).map_or(f64::NAN, |t| rel_s(t, t0)))
+        .map(|grp| {
+            grp.iter()
+                .find_map(|(_, ri)| rows[*ri].t)
+                .map_or(f64::NAN, |t| rel_s(t, t0))
+        })
         .collect();
     let mut d: Vec<f64> = times
         .windows(2)
@@ -482,7 +324,10 @@ fn cycle_values(
             values[k] = r.fields[cols.power].filter(|w| {
                 let ok = plausible_watts(*w);
                 if !ok {
-                    rep.implausible(r.line as u64 + 1, format!("{} reads {} W", cols.names[cols.power], short_number(*w)));
+                    rep.implausible(
+                        r.line as u64 + 1,
+                        format!("{} reads {} W", cols.names[cols.power], short_number(*w)),
+                    );
                 }
                 ok
             });
@@ -518,7 +363,10 @@ fn describe(
         }
     }
     header.device.gpus = names;
-    let na = rows.iter().filter(|r| r.fields[cols.power].is_none()).count();
+    let na = rows
+        .iter()
+        .filter(|r| r.fields[cols.power].is_none())
+        .count();
     header.notes = vec![
         format!(
             "imported from nvidia-smi CSV {}: {} rows kept, {} non-CSV lines skipped, {} truncated last line, {} NUL bytes removed",
@@ -536,13 +384,6 @@ fn describe(
 /// Seconds from `t0` to `t`, both (whole seconds, fraction).
 fn rel_s(t: (i64, f64), t0: (i64, f64)) -> f64 {
     t.0.saturating_sub(t0.0) as f64 + (t.1 - t0.1)
-}
-
-fn ts_ok_prefix(f: &[&str], ts_col: Option<usize>) -> bool {
-    match ts_col {
-        Some(c) if c < f.len() => parse_timestamp(f[c]).is_some(),
-        _ => true,
-    }
 }
 
 #[cfg(test)]

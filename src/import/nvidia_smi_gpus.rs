@@ -39,10 +39,7 @@ pub(crate) fn by_identity(ids: &[String], column: &str) -> Grouping {
             g.push((slot, ri));
         }
     }
-    let how = format!(
-        "{} GPUs told apart by the `{column}` column",
-        gpu_ids.len()
-    );
+    let how = format!("{} GPUs told apart by the `{column}` column", gpu_ids.len());
     Grouping {
         gpu_ids,
         groups,
@@ -54,7 +51,11 @@ pub(crate) fn by_identity(ids: &[String], column: &str) -> Grouping {
 pub(crate) fn by_row_order(rows: usize, g: usize, how: String) -> Grouping {
     let groups = (0..rows)
         .step_by(g.max(1))
-        .map(|first| (first..rows.min(first + g)).map(|ri| (ri - first, ri)).collect())
+        .map(|first| {
+            (first..rows.min(first + g))
+                .map(|ri| (ri - first, ri))
+                .collect()
+        })
         .collect();
     Grouping {
         gpu_ids: (0..g).map(|k| k.to_string()).collect(),
@@ -140,6 +141,9 @@ mod tests {
         // One cycle only is no pattern.
         assert_eq!(infer_count(&[Some(0.0), Some(0.0)], false).0, 1);
         let g = by_row_order(5, 2, String::new());
-        assert_eq!(g.groups, vec![vec![(0, 0), (1, 1)], vec![(0, 2), (1, 3)], vec![(0, 4)]]);
+        assert_eq!(
+            g.groups,
+            vec![vec![(0, 0), (1, 1)], vec![(0, 2), (1, 3)], vec![(0, 4)]]
+        );
     }
 }

@@ -91,8 +91,8 @@ fn from_stamps(lines: &[Parsed]) -> Timing {
         widest = widest.max(k);
         i = j;
     }
-    let start =
-        time::OffsetDateTime::from_unix_timestamp(first).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let start = time::OffsetDateTime::from_unix_timestamp(first)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     Timing {
         mean_ms: mean_ms(&times),
         times,

@@ -4,7 +4,6 @@
 //! reading before it, and says where and by how much the clock stepped.
 use crate::model::event::{Marker, MarkerKind};
 
-
 /// One place where the log's time went back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClockStep {

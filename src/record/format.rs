@@ -247,7 +247,7 @@ const POW10: [f64; 23] = [
 /// the power of ten are both exact in f64, so one division is correctly
 /// rounded and equals the standard parser's result. Anything else (exponents,
 /// long mantissas) goes to the standard parser. `inf`, `nan` are rejected.
-pub(crate) fn parse_number(p: &[u8]) -> Option<f64> {
+pub fn parse_number(p: &[u8]) -> Option<f64> {
     let p = trim_bytes(p);
     let (neg, digits) = match p.first()? {
         b'-' => (true, &p[1..]),

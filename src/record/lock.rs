@@ -29,7 +29,10 @@ pub fn try_lock_exclusive(file: &File, path: &Path) -> io::Result<()> {
         .metadata()
         .ok()
         .and_then(|m| lock_holder(m.ino()))
-        .map_or_else(|| "another process".to_string(), |pid| format!("process {pid}"));
+        .map_or_else(
+            || "another process".to_string(),
+            |pid| format!("process {pid}"),
+        );
     Err(io::Error::new(
         io::ErrorKind::WouldBlock,
         format!(

@@ -319,7 +319,9 @@ pub fn validate_event(ev: &Event, n_channels: usize) -> Result<(), String> {
         }
         Event::Marker(m) => {
             if m.value.is_some_and(|v| !v.is_finite()) {
-                return Err(format!("the marker at {t} s carries a value that is not finite"));
+                return Err(format!(
+                    "the marker at {t} s carries a value that is not finite"
+                ));
             }
         }
         Event::End(e) => validate_end(e)?,

@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::sample::Channel;
 use crate::model::device::DeviceInfo;
+use crate::model::sample::Channel;
 
 pub mod channel_names;
 pub mod cpu_estimate;

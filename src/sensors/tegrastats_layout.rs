@@ -108,7 +108,6 @@ impl TegraLayout {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,12 +115,16 @@ mod tests {
 
     #[test]
     fn case7_a_rail_named_like_a_metric_keeps_its_name() {
-        let l = parse_line("RAM 1/2MB GR3D_FREQ 5%@[300] gpu_load 5000mW/5000mW VDD_IN 9000mW/9000mW")
-            .unwrap();
+        let l =
+            parse_line("RAM 1/2MB GR3D_FREQ 5%@[300] gpu_load 5000mW/5000mW VDD_IN 9000mW/9000mW")
+                .unwrap();
         let lay = TegraLayout::from_lines([&l], "tegrastats");
         let names: Vec<&str> = lay.channels.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names[..3], ["gpu_load", "VDD_IN", "gpu_load_2"]);
-        assert_eq!(lay.renamed, [("gpu_load".to_string(), "gpu_load_2".to_string())]);
+        assert_eq!(
+            lay.renamed,
+            [("gpu_load".to_string(), "gpu_load_2".to_string())]
+        );
         let v = lay.values(&l);
         assert_eq!(v[..3], [Some(5.0), Some(9.0), Some(5.0)]);
     }

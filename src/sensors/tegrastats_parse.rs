@@ -408,7 +408,10 @@ mod tests {
         ] {
             let _ = parse_line(s);
         }
-        let line = format!("RAM 1e306/2GB GR3D_FREQ @0 X {}/1 T@1e400C", "9".repeat(400));
+        let line = format!(
+            "RAM 1e306/2GB GR3D_FREQ @0 X {}/1 T@1e400C",
+            "9".repeat(400)
+        );
         let l = parse_line(&line).unwrap();
         assert_eq!(l.ram_used_mb, None, "case 5: scaled past f64");
         assert!(l.rails.is_empty() && l.temps_c.is_empty(), "{l:?}");

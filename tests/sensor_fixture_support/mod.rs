@@ -4,12 +4,12 @@
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
 
-use trainwatt::model::event::Event;
-use trainwatt::model::sample::{total_scope_label, Role};
 use trainwatt::import::nvidia_smi::{import_nvidia_smi, CsvError, CsvImportOptions};
-use trainwatt::sensors::rapl::RaplSource;
 use trainwatt::import::tegrastats::{import_tegrastats, ImportError, TegraImportOptions};
 use trainwatt::import::Imported;
+use trainwatt::model::event::Event;
+use trainwatt::model::sample::{total_scope_label, Role};
+use trainwatt::sensors::rapl::RaplSource;
 use trainwatt::sensors::PowerSource;
 
 /// The shared fixtures: `TRAINWATT_SHARED_FIXTURES`, then `../shared/fixtures`
