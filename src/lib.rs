@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cmd;
 pub mod duration;
 pub mod export;
+pub mod import;
 pub mod logging;
 pub mod model;
 pub mod record;

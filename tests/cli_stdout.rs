@@ -100,13 +100,21 @@ fn cases(f: &Fixtures) -> Vec<(&'static str, Vec<String>)> {
                 &p(&f.tegra),
                 "--interval",
                 "1000",
+                "--force",
                 "-o",
                 &out("t.jsonl"),
             ]),
         ),
         (
             "import",
-            s(&["import", "nvidia-smi", &p(&f.smi), "-o", &out("n.jsonl")]),
+            s(&[
+                "import",
+                "nvidia-smi",
+                &p(&f.smi),
+                "--force",
+                "-o",
+                &out("n.jsonl"),
+            ]),
         ),
         (
             "record",

@@ -90,3 +90,52 @@ fn sigkill_leaves_a_readable_session_missing_at_most_a_second() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("did not end cleanly"), "{text}");
 }
+
+/// `record` onto a disk that fills up: the error names the file, and what
+/// was written before still loads. Runs in its own user and mount namespace
+/// (`unshare -rm`) on a 64 KiB tmpfs with one 4 KiB page left.
+#[test]
+fn a_full_disk_names_the_file_and_what_was_written_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let copy = dir.path().join("copy.jsonl");
+    let script = r#"mount -t tmpfs -o size=64k tmpfs "$1" || exit 200
+head -c 61440 /dev/zero > "$1/fill"
+"$2" record --no-train --source estimate --interval-ms 20 --duration 8s --quiet -o "$1/s.jsonl"
+rc=$?
+cp "$1/s.jsonl" "$3"
+exit $rc"#;
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .arg(&mnt)
+        .arg(env!("CARGO_BIN_EXE_trainwatt"))
+        .arg(&copy)
+        .output();
+    let out = match out {
+        Ok(o) if o.status.code() != Some(200) && o.status.code() != Some(1) || copy.exists() => o,
+        other => {
+            println!("skipped: cannot mount a small tmpfs in a user namespace here ({other:?})");
+            assert!(
+                std::env::var("TRAINWATT_REQUIRE_ALL").is_err(),
+                "unshare -rm and tmpfs are required"
+            );
+            return;
+        }
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "record must fail on a full disk: {err}"
+    );
+    assert!(
+        err.contains("s.jsonl") && err.contains("No space left"),
+        "the error names the file: {err}"
+    );
+    let mut r = SessionReader::open(&copy, ReadOptions::default()).expect("the file loads");
+    let events = r.collect_events().expect("no error before the torn tail");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Sample(_))),
+        "samples written before the disk filled are there"
+    );
+}

@@ -4,9 +4,9 @@
 mod sensor_fixture_support;
 
 use sensor_fixture_support::*;
+use trainwatt::import::nvidia_smi::CsvError;
 use trainwatt::model::sample::{Role, Scope};
 use trainwatt::sensors::ina3221::Ina3221Source;
-use trainwatt::sensors::nvidia_smi_import::CsvError;
 use trainwatt::sensors::rapl::RaplSource;
 use trainwatt::sensors::PowerSource;
 
@@ -114,7 +114,11 @@ fn own_nvidia_smi_fixtures() {
     assert_eq!(imp.report.samples, 5);
     assert_eq!(imp.report.truncated_lines, 1);
     assert_eq!(imp.report.total_channel.as_deref(), Some("gpu0"));
-    assert!(close(imp.report.energy_j, 400.0), "{}", imp.report.energy_j);
+    assert!(
+        close(imp.report.energy_j.unwrap_or(f64::NAN), 400.0),
+        "{}",
+        imp.report.energy_j.unwrap_or(f64::NAN)
+    );
     assert_eq!(imp.header.device.gpus, ["NVIDIA H100 NVL"]);
     assert_eq!(imp.header.channels[0].scope, Scope::GpuOnly);
     // Header-less, two GPUs inferred from row stamps 1 ms apart; [N/A] leaves the sum out at t=1.
@@ -129,7 +133,11 @@ fn own_nvidia_smi_fixtures() {
         ["gpu0", "gpu1", "gpu_sum", "gpu0_temp", "gpu1_temp"]
     );
     assert_eq!(imp.report.samples, 3);
-    assert!(close(imp.report.energy_j, 300.0), "{}", imp.report.energy_j);
+    assert!(
+        close(imp.report.energy_j.unwrap_or(f64::NAN), 300.0),
+        "{}",
+        imp.report.energy_j.unwrap_or(f64::NAN)
+    );
     assert!(close(imp.report.channel_energy_j["gpu0"], 200.0));
     // Table first, CSV without a power column: refused, naming the header line.
     let e = smi(
@@ -155,7 +163,11 @@ fn own_nvidia_smi_fixtures() {
     assert_eq!(imp.report.skipped_lines, 1);
     assert_eq!(imp.report.samples, 3);
     assert_eq!(imp.report.total_channel.as_deref(), Some("gpu0"));
-    assert!(close(imp.report.energy_j, 300.0), "{}", imp.report.energy_j);
+    assert!(
+        close(imp.report.energy_j.unwrap_or(f64::NAN), 300.0),
+        "{}",
+        imp.report.energy_j.unwrap_or(f64::NAN)
+    );
     assert!(imp
         .header
         .notes

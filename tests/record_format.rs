@@ -219,7 +219,10 @@ fn overlong_line_is_rejected_without_holding_it() {
     };
     let mut r = SessionReader::open(&p, opts.clone()).unwrap();
     let err = r.collect_events().err().unwrap().to_string();
-    assert!(err.contains(":9:") && err.contains("300002 bytes"), "{err}");
+    assert!(
+        err.contains(":9:") && err.contains("longer than the 65536 byte limit"),
+        "{err}"
+    );
     let mut r = SessionReader::open(
         &p,
         ReadOptions {
@@ -231,4 +234,127 @@ fn overlong_line_is_rejected_without_holding_it() {
     let evs = r.collect_events().unwrap();
     assert_eq!(r.stats.skipped_count, 1);
     assert!(matches!(evs.last(), Some(Event::Sample(s)) if s.t_s == 0.9));
+}
+
+fn end_with(j: f64) -> SessionEnd {
+    SessionEnd {
+        t_s: 1.0,
+        samples: 1,
+        energy_j: [("gpu0".to_string(), j)].into_iter().collect(),
+        sources: Vec::new(),
+    }
+}
+
+#[test]
+fn the_writer_refuses_what_the_reader_would_refuse_before_writing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v.jsonl");
+    let mut twice = header();
+    twice.channels[1].name = "gpu0".into();
+    let e = SessionWriter::create(&p, &twice).err().unwrap().to_string();
+    assert!(e.contains("declared twice"), "{e}");
+    assert!(!p.exists(), "nothing is written for a refused header");
+    for ms in [f64::INFINITY, 1e300, 0.0, -1.0, 1e-4] {
+        let mut h = header();
+        h.interval_ms = ms;
+        let e = SessionWriter::create(&p, &h).err().unwrap().to_string();
+        assert!(e.contains("out of range"), "{ms}: {e}");
+    }
+    let mut w = SessionWriter::create(&p, &header()).unwrap();
+    for bad in [
+        Event::Sample(Sample {
+            t_s: 0.1,
+            values: vec![Some(f64::INFINITY), None],
+        }),
+        Event::Sample(Sample {
+            t_s: f64::NAN,
+            values: vec![None, None],
+        }),
+        Event::End(end_with(f64::INFINITY)),
+    ] {
+        let e = w.write_event(&bad).err().unwrap().to_string();
+        assert!(e.contains("v.jsonl") && e.contains("finite"), "{e}");
+    }
+    w.finish(Some(&end_with(5.0))).unwrap();
+    let mut r = SessionReader::open(&p, ReadOptions::default()).unwrap();
+    let evs = r.collect_events().unwrap();
+    assert_eq!(evs.len(), 1, "only the good closing line was written");
+    assert!(r.stats.clean_end);
+}
+
+#[test]
+fn header_interval_out_of_range_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("far.jsonl");
+    let good = serde_json::to_string(&header()).unwrap();
+    for ms in ["1e300", "0", "0.0001", "86400001"] {
+        let h = good.replace("\"interval_ms\":100.0", &format!("\"interval_ms\":{ms}"));
+        assert_ne!(h, good);
+        std::fs::write(&p, format!("{h}\n[0.1,1,null]\n")).unwrap();
+        let e = SessionReader::open(&p, ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("far.jsonl:1:") && e.contains("out of range"),
+            "{ms}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_and_an_endless_line_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = SessionReader::open(dir.path(), ReadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("is a directory") && !e.contains("empty file"),
+        "{e}"
+    );
+    if !Path::new("/dev/zero").exists() {
+        println!("skipped the /dev/zero half: no /dev/zero here");
+        assert!(
+            std::env::var("TRAINWATT_REQUIRE_ALL").is_err(),
+            "/dev/zero is required"
+        );
+        return;
+    }
+    for lenient in [false, true] {
+        let opts = ReadOptions {
+            lenient,
+            max_line_bytes: 1 << 20,
+        };
+        let e = SessionReader::open(Path::new("/dev/zero"), opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("/dev/zero:1:") && e.contains("longer than"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_full_device_names_the_file() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        println!("skipped: no /dev/full here");
+        assert!(
+            std::env::var("TRAINWATT_REQUIRE_ALL").is_err(),
+            "/dev/full is required"
+        );
+        return;
+    }
+    // The header is flushed at once: writing it fails, naming the file.
+    let e = SessionWriter::create(full, &header())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("/dev/full") && e.contains("No space left"),
+        "{e}"
+    );
 }

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::paths::refuse_overwriting_input;
+use crate::import::nvidia_smi::{import_nvidia_smi, CsvImportOptions};
+use crate::import::tegrastats::{import_tegrastats, TegraImportOptions};
+use crate::import::Imported;
 use crate::model::event::Event;
 use crate::record::SessionWriter;
-use crate::sensors::import_report::Imported;
-use crate::sensors::nvidia_smi_import::{import_nvidia_smi, CsvImportOptions};
-use crate::sensors::tegrastats_log::{import_tegrastats, TegraImportOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -50,6 +50,9 @@ pub struct TegraArgs {
     /// A label for the session ("jetson-nano bs=8")
     #[arg(long)]
     pub label: Option<String>,
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +66,7 @@ pub struct SmiArgs {
     #[arg(long)]
     pub interval: Option<f64>,
     /// Number of GPUs, for a log without an index column (rows in GPU order)
+    /// [default: from the index/uuid/pci.bus_id column, else the repeating timestamp pattern]
     #[arg(long)]
     pub gpus: Option<usize>,
     /// Start time of a log without timestamps (RFC 3339) [default: the file's modification time]
@@ -74,6 +78,9 @@ pub struct SmiArgs {
     /// A label for the session ("gpu-server")
     #[arg(long)]
     pub label: Option<String>,
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -88,7 +95,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                 origin: t.log.display().to_string(),
             };
             let imp = import_tegrastats(&text, &opts)?;
-            finish(imp, &t.output, t.label)
+            finish(imp, &t.output, t.label, t.force)
         }
         ImportKind::NvidiaSmi(s) => {
             refuse_overwriting_input(&s.output, [s.csv.as_path()])?;
@@ -102,7 +109,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
                 origin: s.csv.display().to_string(),
             };
             let imp = import_nvidia_smi(&text, &opts)?;
-            finish(imp, &s.output, s.label)
+            finish(imp, &s.output, s.label, s.force)
         }
     }
 }
@@ -114,6 +121,7 @@ fn check_interval(ms: Option<f64>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The output must not be the log being read (`-o run.log` would replace it).
 fn read_log(p: &Path) -> anyhow::Result<(String, time::OffsetDateTime)> {
     let bytes =
         std::fs::read(p).with_context(|| format!("cannot read {}: check the path", p.display()))?;
@@ -133,10 +141,15 @@ fn parse_start(s: Option<&str>) -> anyhow::Result<Option<time::OffsetDateTime>> 
     .transpose()
 }
 
-fn finish(mut imp: Imported, out: &Path, label: Option<String>) -> anyhow::Result<ExitCode> {
+fn finish(
+    mut imp: Imported,
+    out: &Path,
+    label: Option<String>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
     imp.header.label = label;
-    let mut w = SessionWriter::create(out, &imp.header)
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = SessionWriter::create_new(out, &imp.header, force)
+        .with_context(|| format!("cannot write the session {}", out.display()))?;
     let mut end = None;
     for ev in &imp.events {
         match ev {

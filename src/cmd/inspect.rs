@@ -95,6 +95,13 @@ fn session_lines(o: &mut String, fold: &SessionFold) {
     for n in &h.notes {
         let _ = writeln!(o, "note        {n}");
     }
+    if h.skipped_readings > 0 {
+        let _ = writeln!(
+            o,
+            "skipped     {} readings of the input are not in the file (the notes say which)",
+            h.skipped_readings
+        );
+    }
     let (train_events, markers) = fold.event_counts();
     let _ = writeln!(
         o,

@@ -38,6 +38,9 @@ pub struct RecordArgs {
     /// No progress line on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -55,6 +58,9 @@ pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
     } else {
         Output::File(a.output.clone().unwrap_or_else(default_session_path))
     };
+    if let Output::File(p) = &output {
+        crate::record::writer::check_output(p, a.force)?;
+    }
     let train = a.shape.apply(a.train.clone());
     let result = record_one(&a.run, &train, output.clone(), !a.quiet, &stop)?;
     if let Output::File(p) = &output {

@@ -195,6 +195,20 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary) {
         );
     }
     row(o, "uncovered (gaps)", duration(Some(s.uncovered_s)));
+    if s.skipped_readings > 0 {
+        row(
+            o,
+            "skipped readings",
+            format!("{} (not in the file; see `inspect`)", s.skipped_readings),
+        );
+    }
+    if s.problem_count > 0 {
+        row(
+            o,
+            "events not folded",
+            format!("{}: {}", s.problem_count, s.problems.join("; ")),
+        );
+    }
     row(
         o,
         "session power",

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::event::Event;
-use super::sample::{Channel, Role, Sample, Unit};
+use super::sample::{Channel, Sample, Unit};
 use super::total::plausible_watts;
 
 /// An interval longer than this many nominal sampling intervals is a gap.
@@ -211,40 +211,6 @@ impl EnergyLedger {
         self.counters.get(i).and_then(|p| p.as_ref())
     }
 
-    /// Sum of the integrated energy of the total channels.
-    pub fn total_joules(&self) -> f64 {
-        self.total_indices()
-            .filter_map(|i| self.power(i))
-            .map(|p| p.joules)
-            .sum()
-    }
-
-    /// The smallest covered time among the total channels: the time over
-    /// which the total is known.
-    pub fn total_covered_s(&self) -> f64 {
-        self.total_indices()
-            .filter_map(|i| self.power(i))
-            .map(|p| p.covered_s)
-            .reduce(f64::min)
-            .unwrap_or(0.0)
-    }
-
-    /// The largest uncovered time among the total channels.
-    pub fn total_uncovered_s(&self) -> f64 {
-        self.total_indices()
-            .filter_map(|i| self.power(i))
-            .map(|p| p.uncovered_s)
-            .fold(0.0, f64::max)
-    }
-
-    fn total_indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.channels
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.role == Role::Total && c.unit == Unit::W)
-            .map(|(i, _)| i)
-    }
-
     /// Seconds from the first to the last sample.
     pub fn span_s(&self) -> f64 {
         match (self.first_t, self.last_t) {
@@ -319,7 +285,7 @@ pub fn gap_threshold_s(interval_ms: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::sample::Scope;
+    use crate::model::sample::{Role, Scope};
     use proptest::prelude::*;
 
     fn integrate(samples: &[(f64, f64)], gap: f64) -> PowerIntegrator {
@@ -383,7 +349,7 @@ mod tests {
                 values: vec![Some(100.0), Some(1000.0 + 110.0 * t)],
             });
         }
-        assert!((l.total_joules() - 100.0).abs() < 1e-9);
+        assert!((l.power(0).unwrap().joules - 100.0).abs() < 1e-9);
         let e = l.channel_energies();
         let (name, integrated, diff) = e[1].paired.clone().unwrap();
         assert_eq!(name, "gpu0");

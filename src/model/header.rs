@@ -3,26 +3,12 @@
 //! and writes it, the fold (model/fold.rs) starts from it.
 use serde::{Deserialize, Serialize};
 
+pub use super::device::DeviceInfo;
 use super::event::TrainConfig;
 use super::sample::Channel;
 
 pub const FORMAT_NAME: &str = "trainwatt-session";
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// The machine a session was recorded on, as far as it could be told.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct DeviceInfo {
-    /// e.g. "NVIDIA Jetson Nano Developer Kit", "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Jetson nvpmodel mode, GPU power limit, ... where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gpus: Vec<String>,
-}
 
 /// The first line of every session file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +36,15 @@ pub struct Header {
     /// anything else a reader should know.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Readings of the input that are not in the file: rows an importer could
+    /// not place on the timeline and power readings it refused as implausible
+    /// (the notes say which). 0 for a live recording.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_readings: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Header {
@@ -68,6 +63,7 @@ impl Header {
             train: None,
             label: None,
             notes: Vec::new(),
+            skipped_readings: 0,
         }
     }
 

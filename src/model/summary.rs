@@ -145,6 +145,8 @@ pub struct SessionSummary {
     /// first few, and how many in all.
     pub problems: Vec<String>,
     pub problem_count: u64,
+    /// Readings of the input an importer could not place or refused (header).
+    pub skipped_readings: u64,
     pub config: Option<TrainConfig>,
     pub status: RunOutcome,
     pub status_message: Option<String>,
@@ -317,6 +319,7 @@ pub fn summarize(fold: &SessionFold, file: impl Into<String>) -> SessionSummary 
         peak_power_w: fold.peak_w(),
         problems: problems.to_vec(),
         problem_count,
+        skipped_readings: h.skipped_readings,
         config: fold.run_config(),
         status: outcome(fold),
         status_message: fold.run().message.clone(),

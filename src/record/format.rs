@@ -17,7 +17,39 @@ use crate::model::sample::{Channel, Sample};
 
 pub use crate::model::header::{DeviceInfo, Header, FORMAT_NAME, SCHEMA_VERSION};
 
+/// The shortest and longest sampling interval a header may declare: 1 µs
+/// (no source here samples faster) to one day (a longer "interval" would let
+/// the integrator bridge any gap).
+pub const MIN_INTERVAL_MS: f64 = 0.001;
+pub const MAX_INTERVAL_MS: f64 = 86_400_000.0;
+
+/// Whether `ms` is a sampling interval a session may declare.
+pub fn interval_ms_in_range(ms: f64) -> bool {
+    ms.is_finite() && (MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&ms)
+}
+
 impl Header {
+    /// What the reader requires of a header, checked by the writer before
+    /// anything is written: unique channel names, an interval in range.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for c in &self.channels {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!(
+                    "channel `{}` is declared twice in the header",
+                    c.name
+                ));
+            }
+        }
+        if !interval_ms_in_range(self.interval_ms) {
+            return Err(format!(
+                "the header's interval_ms {} is out of range ({MIN_INTERVAL_MS} ms to {MAX_INTERVAL_MS} ms, 1 µs to one day)",
+                self.interval_ms
+            ));
+        }
+        Ok(())
+    }
+
     /// A header for a session starting now on this host.
     pub fn new(channels: Vec<Channel>, interval_ms: f64) -> Self {
         Header {
@@ -82,7 +114,24 @@ pub fn encode_sample(out: &mut String, s: &Sample) {
     out.push(']');
 }
 
+/// A time as a sample row stores it (0.1 ms), for events that must line up
+/// with the rows (a marker at a reading, the closing line at the last one).
+pub fn stored_time(t_s: f64) -> f64 {
+    if t_s.abs() >= 1e15 {
+        t_s
+    } else {
+        (t_s * 1e4).round() / 1e4
+    }
+}
+
 fn push_rounded(out: &mut String, x: f64, scale: f64) {
+    // Beyond 2^53 / scale rounding changes nothing, and `x * scale` could
+    // overflow to infinity (1e306 W × 1e3): such a value is written as it
+    // is, in exponent form so it stays short ("1e306").
+    if x.abs() >= 1e15 {
+        let _ = write!(out, "{x:e}");
+        return;
+    }
     // Display prints the shortest string that round-trips ("100", "4.2").
     let r = (x * scale).round() / scale;
     let _ = write!(out, "{}", if r == 0.0 { 0.0 } else { r });
@@ -145,7 +194,7 @@ const POW10: [f64; 23] = [
 /// the power of ten are both exact in f64, so one division is correctly
 /// rounded and equals the standard parser's result. Anything else (exponents,
 /// long mantissas) goes to the standard parser. `inf`, `nan` are rejected.
-pub(crate) fn parse_number(p: &[u8]) -> Option<f64> {
+pub fn parse_number(p: &[u8]) -> Option<f64> {
     let p = trim_bytes(p);
     let (neg, digits) = match p.first()? {
         b'-' => (true, &p[1..]),
@@ -208,6 +257,20 @@ mod tests {
             back.values,
             vec![Some(4.2), None, Some(-0.5), None, Some(100.0)]
         );
+    }
+
+    #[test]
+    fn case5_huge_finite_values_stay_finite_when_written() {
+        let s = Sample {
+            t_s: 1e306,
+            values: vec![Some(1e306), Some(-1.7e308), Some(123456789012345.6)],
+        };
+        let mut out = String::new();
+        encode_sample(&mut out, &s);
+        assert_eq!(out, "[1e306,1e306,-1.7e308,123456789012345.6]");
+        let back = decode_sample(out.as_bytes(), 3).unwrap();
+        assert_eq!(back.t_s, 1e306);
+        assert_eq!(back.values[1], Some(-1.7e308));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Session files: one header line, then one line per event (format v1).
 //! See the README's "Session file format" section.
 pub mod format;
+pub mod lock;
 pub mod reader;
 pub mod recorder;
 pub mod writer;

@@ -76,6 +76,13 @@ impl SessionReader {
     /// Open a session file; `.zst` files are decompressed on the fly.
     pub fn open(path: &Path, opts: ReadOptions) -> Result<Self, RecordError> {
         let name = path.display().to_string();
+        if path.is_dir() {
+            return Err(RecordError {
+                file: name,
+                line: None,
+                msg: "is a directory, not a session file: give the path of a .jsonl or .jsonl.zst file in it".into(),
+            });
+        }
         let file = File::open(path).map_err(|e| RecordError {
             file: name.clone(),
             line: None,
@@ -141,8 +148,25 @@ impl SessionReader {
     fn read_line(&mut self) -> Result<LineRead, RecordError> {
         self.buf.clear();
         let max = self.opts.max_line_bytes;
+        // How far an overlong line is read to find its end: not at all when
+        // it is an error anyway, 16 limits when lenient mode skips it. Past
+        // that the input is not a session file (`/dev/zero`), and reading
+        // stops rather than going on for ever.
+        let give_up = if self.opts.lenient {
+            max.saturating_mul(16)
+        } else {
+            max
+        };
         let mut too_long = 0usize;
         loop {
+            if too_long > 0 && too_long.saturating_add(self.buf.len()) > give_up {
+                let msg = if self.opts.lenient {
+                    format!("a line longer than {give_up} bytes without a newline: this is not a session file (reading stopped there)")
+                } else {
+                    format!("line is longer than the {max} byte limit (reading stopped there; use --lenient to skip overlong lines)")
+                };
+                return Err(self.err(Some(self.line_no + 1), msg));
+            }
             let chunk = match self.src.fill_buf() {
                 Ok(c) => c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -376,15 +400,7 @@ fn parse_header(line: &[u8]) -> Result<Header, String> {
         None => return Err("the header has no numeric `schema` version".into()),
     }
     let h: Header = serde_json::from_value(v).map_err(|e| format!("bad header: {e}"))?;
-    let mut names = std::collections::HashSet::new();
-    for c in &h.channels {
-        if !names.insert(c.name.as_str()) {
-            return Err(format!(
-                "channel `{}` is declared twice in the header",
-                c.name
-            ));
-        }
-    }
+    h.validate()?;
     Ok(h)
 }
 

@@ -213,6 +213,11 @@ impl IndexBuilder {
     }
 
     pub fn finish(mut self) -> ReplayIndex {
+        // Points after the last reading: as far as the session got.
+        for k in std::mem::take(&mut self.pending) {
+            let p = &mut self.index.progress[k];
+            p.cum = self.fold.cum_at(p.t_s);
+        }
         let t = self.fold.elapsed_s();
         if let Some(c) = self.fold.cum() {
             if self.index.energy.last().is_none_or(|e| e.0 < t) {

@@ -2,7 +2,7 @@
 //! device tree, the nvpmodel power mode, the CPU model from `/proc/cpuinfo`.
 use std::path::Path;
 
-use crate::record::DeviceInfo;
+use crate::model::device::DeviceInfo;
 
 /// Host facts under `proc_root` (normally `/proc`) and `etc_root` (normally `/`,
 /// for `/var/lib/nvpmodel/status`).

@@ -11,22 +11,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::device::DeviceInfo;
 use crate::model::sample::Channel;
-use crate::record::DeviceInfo;
 
+pub mod channel_names;
 pub mod cpu_estimate;
 pub mod device;
-pub mod import_report;
 pub mod ina3221;
 pub mod jetson_rails;
-pub mod nvidia_smi_csv;
-pub mod nvidia_smi_import;
 pub mod nvml;
 pub mod rapl;
 pub mod sampler;
 pub mod sysfs_file;
 pub mod tegrastats;
-pub mod tegrastats_log;
+pub mod tegrastats_layout;
 pub mod tegrastats_parse;
 
 pub use sampler::{Sampler, SamplerHandle};

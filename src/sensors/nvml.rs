@@ -17,8 +17,8 @@ use nvml_wrapper::structs::device::FieldId;
 use nvml_wrapper::Nvml;
 
 use super::{PowerSource, SensorError};
+use crate::model::device::DeviceInfo;
 use crate::model::sample::{Channel, Role, Scope, Unit};
-use crate::record::DeviceInfo;
 
 pub const NAME: &str = "nvml";
 /// `NVML_FI_DEV_POWER_INSTANT` from nvml.h.

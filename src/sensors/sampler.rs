@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{Delivery, PowerSource, SensorError, StopHandle};
+use crate::model::device::DeviceInfo;
 use crate::model::event::{Event, Marker, MarkerKind, SourceStats};
 use crate::model::sample::{Channel, Sample};
-use crate::record::DeviceInfo;
 
 /// At most one marker per source per this long for a repeated failure.
 pub const MARKER_EVERY: Duration = Duration::from_secs(5);

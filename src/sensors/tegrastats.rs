@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::tegrastats_log::TegraLayout;
+use super::tegrastats_layout::TegraLayout;
 use super::tegrastats_parse::parse_line;
 use super::{Delivery, PowerSource, SensorError, StopHandle};
 use crate::model::sample::Channel;

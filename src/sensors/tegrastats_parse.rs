@@ -218,9 +218,10 @@ fn parse_used_total_mb(s: &str) -> Option<(f64, f64)> {
         return None;
     };
     let (u, t) = num.split_once('/')?;
+    // Checked after scaling: `1e306/2GB` is finite as printed, infinite in MB.
     Some((
-        u.parse::<f64>().ok()? * scale,
-        t.parse::<f64>().ok()? * scale,
+        finite(u.parse::<f64>().ok()? * scale)?,
+        finite(t.parse::<f64>().ok()? * scale)?,
     ))
 }
 
@@ -233,7 +234,9 @@ fn parse_cpu_list(s: &str) -> Vec<Option<f64>> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let load = p.split('@').next().unwrap_or("");
-            load.strip_suffix('%').and_then(|x| x.parse::<f64>().ok())
+            load.strip_suffix('%')
+                .and_then(|x| x.parse::<f64>().ok())
+                .and_then(finite)
         })
         .collect()
 }
@@ -244,11 +247,14 @@ fn parse_load_at_freq(s: &str) -> (Option<f64>, Option<f64>) {
         Some((l, f)) => (l, Some(f)),
         None => (s, None),
     };
-    let load = load.strip_suffix('%').and_then(|x| x.parse::<f64>().ok());
+    let load = load
+        .strip_suffix('%')
+        .and_then(|x| x.parse::<f64>().ok())
+        .and_then(finite);
     let freq = freq.and_then(|f| {
         let f = f.trim_start_matches('[');
         let first = f.split([',', ']']).next().unwrap_or("");
-        first.parse::<f64>().ok()
+        first.parse::<f64>().ok().and_then(finite)
     });
     (load, freq)
 }
@@ -260,7 +266,7 @@ fn parse_temp(t: &str) -> Option<(&str, Option<f64>)> {
         return None;
     }
     let v = v.split('/').next()?;
-    let c = v.strip_suffix('C')?.parse::<f64>().ok()?;
+    let c = finite(v.strip_suffix('C')?.parse::<f64>().ok()?)?;
     Some((name, (c > -255.0).then_some(c)))
 }
 
@@ -284,7 +290,12 @@ fn parse_mw(s: &str) -> Option<f64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse::<f64>().ok()
+    s.parse::<f64>().ok().and_then(finite)
+}
+
+/// A number only when it is finite (a 400-digit field parses to infinity).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn is_rail_name(t: &str) -> bool {
@@ -397,7 +408,13 @@ mod tests {
         ] {
             let _ = parse_line(s);
         }
-        let l = parse_line("RAM 1/2MB GR3D_FREQ @0").unwrap();
+        let line = format!(
+            "RAM 1e306/2GB GR3D_FREQ @0 X {}/1 T@1e400C",
+            "9".repeat(400)
+        );
+        let l = parse_line(&line).unwrap();
+        assert_eq!(l.ram_used_mb, None, "case 5: scaled past f64");
+        assert!(l.rails.is_empty() && l.temps_c.is_empty(), "{l:?}");
         assert_eq!(l.gpu_load_pct, None);
         assert_eq!(l.gpu_mhz, Some(0.0));
     }

@@ -1,7 +1,7 @@
 //! A pure parser for `nvidia-smi --query-gpu=... --format=csv[,noheader][,nounits]`
 //! text: which column is which, values with or without units, `[N/A]` and
 //! `[Not Supported]`, both timestamp styles. The conversion of a whole log
-//! into a session is in [`super::nvidia_smi_import`].
+//! into a session is in [`super::nvidia_smi`].
 
 pub const NAME: &str = "nvidia_smi_csv";
 
@@ -71,39 +71,21 @@ pub fn parse_value(field: &str) -> Option<f64> {
 
 /// `YYYY/MM/DD HH:MM:SS.mmm` (desktop) or `MM-DD-YYYY HH:MM:SS` (Jetson), as
 /// whole seconds since 1970 as if UTC (nvidia-smi prints local time) and the
-/// fraction of a second, kept apart so differences stay exact.
+/// fraction of a second, kept apart so differences stay exact. The whole
+/// field must match: `00:00:02.1e306` is not a time.
 pub fn parse_timestamp(s: &str) -> Option<(i64, f64)> {
+    use time::macros::format_description;
     let s = s.trim();
-    let (date, clock) = s.split_once(' ')?;
-    let (y, mo, d) = if date.contains('/') {
-        let mut p = date.split('/');
-        (
-            p.next()?.parse::<i32>().ok()?,
-            p.next()?.parse::<u8>().ok()?,
-            p.next()?.parse::<u8>().ok()?,
-        )
-    } else {
-        let mut p = date.split('-');
-        let mo = p.next()?.parse::<u8>().ok()?;
-        let d = p.next()?.parse::<u8>().ok()?;
-        (p.next()?.parse::<i32>().ok()?, mo, d)
-    };
-    let (hms, frac) = match clock.trim().split_once('.') {
-        Some((a, b)) => (a, format!("0.{b}").parse::<f64>().ok()?),
-        None => (clock.trim(), 0.0),
-    };
-    let mut p = hms.split(':');
-    let h = p.next()?.parse::<u8>().ok()?;
-    let mi = p.next()?.parse::<u8>().ok()?;
-    let sec = p.next()?.parse::<u8>().ok()?;
-    let date = time::Date::from_calendar_date(y, time::Month::try_from(mo).ok()?, d).ok()?;
-    let t = time::Time::from_hms(h, mi, sec).ok()?;
-    Some((
-        time::PrimitiveDateTime::new(date, t)
-            .assume_utc()
-            .unix_timestamp(),
-        frac,
-    ))
+    let desktop = format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond]");
+    let desktop_whole = format_description!("[year]/[month]/[day] [hour]:[minute]:[second]");
+    let jetson = format_description!("[month]-[day]-[year] [hour]:[minute]:[second]");
+    let jetson_frac =
+        format_description!("[month]-[day]-[year] [hour]:[minute]:[second].[subsecond]");
+    let t = [desktop, desktop_whole, jetson, jetson_frac]
+        .iter()
+        .find_map(|f| time::PrimitiveDateTime::parse(s, f).ok())?
+        .assume_utc();
+    Some((t.unix_timestamp(), f64::from(t.nanosecond()) / 1e9))
 }
 
 #[cfg(test)]
@@ -123,5 +105,12 @@ mod tests {
         );
         assert!(parse_timestamp("03-11-2026 15:13:16").is_some());
         assert!(parse_timestamp("garbage").is_none());
+        assert_eq!(
+            parse_timestamp("2024/10/30 18:42:33"),
+            Some((1_730_313_753, 0.0))
+        );
+        // Case 6: an exponent in the seconds is not a fraction of a second.
+        assert!(parse_timestamp("2024/01/01 00:00:02.1e306").is_none());
+        assert!(parse_timestamp("2024/01/01 00:00:02.5 junk").is_none());
     }
 }
