@@ -258,18 +258,47 @@ def bytes_tensor(data):
     return torch.ByteTensor(torch.ByteStorage.from_buffer(bytes(buf))).clone()
 
 
-def load_dataset(a):
+class Raw(object):
+    """A dataset as read from disk, before torch: pixel bytes (N x 3 x side x side) and labels."""
+
+    def __init__(self, classes, side, pixels, labels, test=None):
+        self.classes, self.side = classes, side
+        self.pixels, self.labels, self.test = pixels, labels, test
+
+
+def read_dataset(a):
+    """Read cifar10/folder files (pure Python: bad files are reported before torch loads).
+    None for synthetic data, which is generated with torch."""
     if not 0.0 <= a.val_fraction < 1.0:
         raise Failure("--val-fraction %r: expected a share in [0, 1)" % a.val_fraction)
     kind, arg = a.data
     try:
-        if kind == "synthetic":
-            return synthetic(arg, a.image_size, a.val_fraction, a.seed)
         if kind == "cifar10":
-            return cifar10(arg, a.image_size, a.val_fraction, a.seed)
-        return folder(arg, a.image_size, a.val_fraction, a.seed)
+            return read_cifar10(arg)
+        if kind == "folder":
+            return read_folder(arg, a.image_size)
+        return None
     except Failure as e:
         raise Failure("dataset %s: %s" % (data_name(a.data), e), e.code)
+
+
+def make_dataset(a, raw):
+    """The dataset as tensors: generated (synthetic) or converted from `raw`, and split."""
+    import torch
+    if raw is None:
+        return synthetic(a.data[1], a.image_size, a.val_fraction, a.seed)
+    n = len(raw.labels)
+    images = bytes_tensor(raw.pixels).view(n, 3, raw.side, raw.side)
+    labels = bytes_tensor(raw.labels).to(torch.int64)
+    if raw.test is not None:
+        train, _ = split_from(images, labels, 0.0, a.seed)
+        px, lb = raw.test
+        val = (bytes_tensor(px).view(len(lb), 3, 32, 32), bytes_tensor(lb).to(torch.int64))
+    else:
+        train, val = split_from(images, labels, a.val_fraction, a.seed)
+    cifar = a.data[0] == "cifar10"
+    norm = norm_tensors(CIFAR_MEAN if cifar else IMAGENET_MEAN, CIFAR_STD if cifar else IMAGENET_STD)
+    return Dataset(raw.classes, a.image_size, train, val, norm, True)
 
 
 def synthetic(n, side, val_fraction, seed):
@@ -321,18 +350,16 @@ def parse_cifar_file(path, data):
     return pixels, labels
 
 
-def load_cifar_files(paths):
-    import torch
+def read_cifar_files(paths):
     pixels, labels = bytearray(), bytearray()
     for p in paths:
         px, lb = parse_cifar_file(p, read_bytes(p))
         pixels += px
         labels += lb
-    n = len(labels)
-    return bytes_tensor(pixels).view(n, 3, 32, 32), bytes_tensor(labels).to(torch.int64)
+    return pixels, labels
 
 
-def cifar10(d, side, val_fraction, seed):
+def read_cifar10(d):
     expected = ("the CIFAR-10 binary version: data_batch_1.bin ... data_batch_5.bin and "
                 "test_batch.bin (cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html)")
     if not os.path.isdir(d):
@@ -343,14 +370,9 @@ def cifar10(d, side, val_fraction, seed):
     present = [os.path.join(d, f) for f in CIFAR_TRAIN_FILES if os.path.exists(os.path.join(d, f))]
     if not present:
         raise Failure("%s: not found; expected %s" % (os.path.join(d, CIFAR_TRAIN_FILES[0]), expected))
-    images, labels = load_cifar_files(present)
+    pixels, labels = read_cifar_files(present)
     test = os.path.join(d, CIFAR_TEST_FILE)
-    if os.path.exists(test):
-        train, _ = split_from(images, labels, 0.0, seed)
-        val = load_cifar_files([test])
-    else:
-        train, val = split_from(images, labels, val_fraction, seed)
-    return Dataset(10, side, train, val, norm_tensors(CIFAR_MEAN, CIFAR_STD), True)
+    return Raw(10, 32, pixels, labels, read_cifar_files([test]) if os.path.exists(test) else None)
 
 
 def sorted_entries(d):
@@ -369,8 +391,8 @@ def open_image_module():
     return Image
 
 
-def folder(d, side, val_fraction, seed):
-    import torch
+def read_folder(d, side):
+    """One subfolder per class (sorted by name) of PNG/JPEG images, resized to `side`."""
     expected = "a directory with one subfolder per class, each holding .png/.jpg/.jpeg images"
     if not os.path.isdir(d):
         raise Failure("%s: not found; expected %s" % (d, expected))
@@ -379,7 +401,7 @@ def folder(d, side, val_fraction, seed):
         raise Failure("%s: found %d class subfolder(s); expected %s, at least two classes"
                       % (d, len(class_dirs), expected))
     Image = open_image_module()
-    pixels, labels = bytearray(), []
+    pixels, labels = bytearray(), bytearray()
     for cls, cdir in enumerate(class_dirs):
         files = [p for p in sorted_entries(cdir)
                  if os.path.isfile(p) and p.lower().endswith(IMAGE_EXTENSIONS)]
@@ -392,12 +414,11 @@ def folder(d, side, val_fraction, seed):
                 img = img.convert("RGB").resize((side, side), Image.BILINEAR)
             except Exception as e:  # PIL raises several kinds for undecodable files
                 raise Failure("%s: cannot decode the image: %s" % (f, e))
-            pixels += img.tobytes()
+            hwc = img.tobytes()
+            for c in range(3):  # interleaved RGB to planes (CHW), as CIFAR stores them
+                pixels += hwc[c::3]
             labels.append(cls)
-    n = len(labels)
-    images = bytes_tensor(pixels).view(n, side, side, 3).permute(0, 3, 1, 2).contiguous()
-    train, val = split_from(images, torch.tensor(labels, dtype=torch.int64), val_fraction, seed)
-    return Dataset(len(class_dirs), side, train, val, norm_tensors(IMAGENET_MEAN, IMAGENET_STD), True)
+    return Raw(len(class_dirs), side, pixels, labels)
 
 
 # ---------------------------------------------------------------- model
@@ -612,12 +633,13 @@ def train_epoch(a, model, opt, ds, steps, device, rng, cancel, at, totals):
 
 def train(a, cancel, at):
     """The whole run; returns (status, message)."""
+    raw = read_dataset(a)  # before torch loads (seconds on a small board): bad files fail fast
     import torch
     torch.set_num_threads(a.threads)
     device = resolve_device(a.device)
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
-    ds = load_dataset(a)
+    ds = make_dataset(a, raw)
     train_n = int(ds.train[1].shape[0])
     steps = steps_per_epoch(train_n, a.batch_size, a.steps_per_epoch)
     if steps == 0:
