@@ -357,6 +357,8 @@ fn cifar10_binaries_are_read_and_bad_files_named() {
         "4",
         "--steps-per-epoch",
         "2",
+        "--threads",
+        "1",
     ];
     let ok = run_direct(
         &py,
@@ -366,7 +368,7 @@ fn cifar10_binaries_are_read_and_bad_files_named() {
             &[weights.to_str().unwrap()],
         ]
         .concat(),
-        &[],
+        &NO_TV,
     );
     assert_eq!(ok.code, Some(0), "{}", ok.stderr);
     let start = ok.of("start")[0];
@@ -460,11 +462,13 @@ fn image_folders_are_read_and_bad_images_named() {
         "2",
         "--image-size",
         "16",
+        "--threads",
+        "1",
     ];
     let ok = run_direct(
         &py,
         &[&base[..], &["--data", &spec, "--augment"]].concat(),
-        &[],
+        &NO_TV,
     );
     assert_eq!(ok.code, Some(0), "{}", ok.stderr);
     let start = ok.of("start")[0];
