@@ -326,8 +326,12 @@ fn the_same_seed_gives_the_same_first_loss_with_either_resnet() {
     let (c, _) = first_loss("6", &[]);
     assert_eq!(impl_b, "trainwatt_train.py");
     eprintln!("resnet18 from {impl_a} and {impl_b}");
-    assert_eq!(a, b, "same seed, {impl_a} against {impl_b}");
-    assert_ne!(a, c, "another seed, the same loss");
+    // Same data and weights; one CPU thread, so the kernels sum in one order.
+    assert!(
+        (a - b).abs() <= 1e-6 * a.abs(),
+        "same seed: {a} with {impl_a}, {b} with {impl_b}"
+    );
+    assert!((a - c).abs() > 1e-3, "another seed, the same loss {a}");
 }
 
 fn cifar_records(n: usize) -> Vec<u8> {
