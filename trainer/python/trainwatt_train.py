@@ -26,8 +26,9 @@ equivalent definition below, with the same parameter names (the state_dict
 keys are torchvision's). Both get the same initial weights from a seed.
 
 Test hooks (environment variables, for trainwatt's own tests):
-  TRAINWATT_TEST_INJECT_OOM_ABOVE=N  a batch size above N fails at the first
-      step with the error PyTorch's CPU allocator raises when memory runs out;
+  TRAINWATT_TEST_INJECT_OOM_ABOVE=N (or the hidden --inject-oom-above N)  a
+      batch size above N fails at the first step with the error PyTorch's CPU
+      allocator raises when memory runs out;
   TRAINWATT_NO_TORCHVISION=1  use the definition below even when torchvision
       imports.
 """
@@ -50,7 +51,8 @@ CIFAR_TEST_FILE = "test_batch.bin"
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-OOM_MARKERS = ("out of memory", "can't allocate memory", "outofmemoryerror", "memoryerror")
+OOM_MARKERS = ("out of memory", "can't allocate memory", "outofmemoryerror", "memoryerror",
+               "cudnn_status_not_enough_memory", "cublas_status_alloc_failed")
 MASK64 = (1 << 64) - 1
 
 
@@ -157,8 +159,11 @@ def parse_args(argv):
         a.model = "resnet18-cifar" if a.image_size <= 64 else "resnet18"
     if a.threads is None:
         a.threads = available_cores()
-    if a.inject_oom_above is None and os.environ.get("TRAINWATT_TEST_INJECT_OOM_ABOVE"):
-        a.inject_oom_above = int(os.environ["TRAINWATT_TEST_INJECT_OOM_ABOVE"])
+    hook = os.environ.get("TRAINWATT_TEST_INJECT_OOM_ABOVE", "")
+    if a.inject_oom_above is None and hook:
+        if not hook.isdigit():
+            p.error("TRAINWATT_TEST_INJECT_OOM_ABOVE=%s: expected a batch size" % hook)
+        a.inject_oom_above = int(hook)
     return a
 
 
@@ -592,8 +597,8 @@ def inject_oom(a):
     """Test hook: fail like PyTorch's CPU allocator does when memory runs out."""
     raise RuntimeError(
         "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
-        "you tried to allocate %d bytes (injected: TRAINWATT_TEST_INJECT_OOM_ABOVE=%d, batch size %d)"
-        % (a.batch_size * 3 * a.image_size ** 2 * 4 << 20, a.inject_oom_above, a.batch_size))
+        "you tried to allocate %d bytes (injected by the test hook for batch sizes above %d; batch size %d)"
+        % (a.batch_size * 64 * a.image_size ** 2 * 4, a.inject_oom_above, a.batch_size))
 
 
 def train_epoch(a, model, opt, ds, steps, device, rng, cancel, at, totals):
