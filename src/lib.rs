@@ -14,5 +14,6 @@ pub mod record;
 pub mod replay;
 pub mod sensors;
 pub mod session;
+pub mod sys;
 pub mod train;
 pub mod ui;

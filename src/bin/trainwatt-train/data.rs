@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{val_count, DataSpec, SYNTHETIC_CLASSES};
+use trainwatt::train::{val_count, DataSpec, SYNTHETIC_CLASSES};
 
 /// Bytes in one CIFAR-10 record: a label byte, then 1024 red, 1024 green and 1024 blue bytes.
 pub const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
