@@ -1,7 +1,8 @@
 //! Killing trainwatt with SIGKILL ends the wrapped command's whole process
 //! tree, a forked grandchild included (a data-loader worker must not keep a
 //! GPU busy after the monitor died).
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn skip(why: &str) {
@@ -11,7 +12,8 @@ fn skip(why: &str) {
     eprintln!("skipping: {why}");
 }
 
-/// Running processes whose command line contains `marker` (a zombie's is empty).
+/// Running python processes whose command line contains `marker` (a
+/// zombie's is empty; trainwatt's and its watchdog's hold the marker too).
 fn pids_with(marker: &str) -> Vec<u32> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -19,7 +21,12 @@ fn pids_with(marker: &str) -> Vec<u32> {
             continue;
         };
         if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
-            if String::from_utf8_lossy(&c).contains(marker) {
+            let c = String::from_utf8_lossy(&c);
+            let argv0 = c.split('\0').next().unwrap_or("");
+            let python = Path::new(argv0)
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("python"));
+            if python && c.contains(marker) {
                 v.push(pid);
             }
         }
@@ -35,6 +42,16 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Kills trainwatt if the test fails before it does.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn sigkill_of_trainwatt_ends_the_forked_grandchild_too() {
     let have_python = Command::new("python3")
@@ -47,7 +64,7 @@ fn sigkill_of_trainwatt_ends_the_forked_grandchild_too() {
     }
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("trainwatt-tree-test-{}", std::process::id());
-    let mut trainwatt = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let trainwatt = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
         .args(["record", "--quiet", "--source", "estimate", "-o"])
         .arg(dir.path().join("s.jsonl"))
         .args([
@@ -61,12 +78,13 @@ fn sigkill_of_trainwatt_ends_the_forked_grandchild_too() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut trainwatt = KillOnDrop(trainwatt);
     wait_for("the command and its fork start", Duration::from_secs(30), || {
         pids_with(&marker).len() == 2
     });
     // SAFETY: signalling the child this test started.
-    unsafe { libc::kill(trainwatt.id() as i32, libc::SIGKILL) };
-    trainwatt.wait().unwrap();
+    unsafe { libc::kill(trainwatt.0.id() as i32, libc::SIGKILL) };
+    trainwatt.0.wait().unwrap();
     let killed = Instant::now();
     wait_for(
         "both python processes end after trainwatt is killed",

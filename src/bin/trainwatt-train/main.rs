@@ -94,12 +94,16 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "{}", encode(&ev));
         let _ = out.flush();
     };
-    match runner::train(&args, &hooks, &cancel, &mut emit) {
-        RunStatus::Completed => ExitCode::SUCCESS,
-        RunStatus::Cancelled => ExitCode::from(EXIT_CANCELLED),
-        RunStatus::OutOfMemory => ExitCode::from(EXIT_OUT_OF_MEMORY),
-        RunStatus::Error => ExitCode::from(EXIT_ERROR),
-    }
+    let code = match runner::train(&args, &hooks, &cancel, &mut emit) {
+        RunStatus::Completed => 0,
+        RunStatus::Cancelled => EXIT_CANCELLED,
+        RunStatus::OutOfMemory => EXIT_OUT_OF_MEMORY,
+        RunStatus::Error => EXIT_ERROR,
+    };
+    // The `done` line is out and the weights (if asked for) are saved: a
+    // cancelled run should not wait for libtorch's teardown.
+    let _ = io::stderr().flush();
+    trainwatt::sys::exit_immediately(code)
 }
 
 /// One line: libtorch's version and what it sees.

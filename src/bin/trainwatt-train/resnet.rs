@@ -150,10 +150,6 @@ impl ResNet18 {
         }
     }
 
-    pub fn kind(&self) -> ModelKind {
-        self.kind
-    }
-
     /// Logits for a batch of `N x 3 x H x W` images.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor, TchError> {
         let mut ys = self.stem.forward(xs, train)?;

@@ -353,10 +353,10 @@ fn evaluate(
     bs: i64,
     cancel: &AtomicBool,
 ) -> Result<Evaluated, TchError> {
-    let n = ds.val.len();
-    if n == 0 {
+    if ds.val.is_empty() {
         return Ok(Evaluated::Accuracy(None));
     }
+    let n = ds.val.len();
     let _guard = tch::no_grad_guard();
     let mut correct = 0i64;
     let mut start = 0;
