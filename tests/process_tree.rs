@@ -79,9 +79,11 @@ fn sigkill_of_trainwatt_ends_the_forked_grandchild_too() {
         .spawn()
         .unwrap();
     let mut trainwatt = KillOnDrop(trainwatt);
-    wait_for("the command and its fork start", Duration::from_secs(30), || {
-        pids_with(&marker).len() == 2
-    });
+    wait_for(
+        "the command and its fork start",
+        Duration::from_secs(30),
+        || pids_with(&marker).len() == 2,
+    );
     // SAFETY: signalling the child this test started.
     unsafe { libc::kill(trainwatt.0.id() as i32, libc::SIGKILL) };
     trainwatt.0.wait().unwrap();

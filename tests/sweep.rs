@@ -131,8 +131,7 @@ fn sweep_interrupted_resumed_and_reported() {
     assert!(err.contains("bs4-ep1-r2.jsonl → out of memory"), "{err}");
     // The saved options were used: the data, the steps and the image size.
     let redone = std::fs::read_to_string(out.join("bs2-ep1-r2.jsonl")).unwrap();
-    let header: serde_json::Value =
-        serde_json::from_str(redone.lines().next().unwrap()).unwrap();
+    let header: serde_json::Value = serde_json::from_str(redone.lines().next().unwrap()).unwrap();
     assert_eq!(header["train"]["dataset"], "synthetic:40", "{header}");
     assert_eq!(header["train"]["steps_per_epoch"], 2, "{header}");
     assert_eq!(header["train"]["extra"]["image_size"], 16, "{header}");

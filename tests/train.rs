@@ -71,11 +71,7 @@ fn tch(bin: &Path) -> Resolved {
 }
 
 /// Run the trainer child to its end; every training event it caused.
-fn run_to_end(
-    bin: &Path,
-    args: TrainArgs,
-    env: &[(&str, &str)],
-) -> (RunStatus, Vec<TrainEvent>) {
+fn run_to_end(bin: &Path, args: TrainArgs, env: &[(&str, &str)]) -> (RunStatus, Vec<TrainEvent>) {
     let mut spec = tch(bin).child(&args, ChildOutput::Discard);
     spec.env = env
         .iter()
@@ -186,7 +182,15 @@ fn cifar10_files_are_trained_on_and_a_bad_one_is_an_error() {
         "{evs:?}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
-        .args(["train", "--trainer", "tch", "--device", "cpu", "--data", &spec])
+        .args([
+            "train",
+            "--trainer",
+            "tch",
+            "--device",
+            "cpu",
+            "--data",
+            &spec,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -390,8 +394,15 @@ fn the_train_command_prints_epochs_and_exits_by_status() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.lines().any(|l| l.starts_with("epoch 1/1  loss ")), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("epoch 1/1  loss ")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -19,13 +19,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Watch(a) => watch::run(a),
         Command::Record(a) => record::run(a),
-                Command::Sweep(a) => sweep::run(a),
+        Command::Sweep(a) => sweep::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Report(a) => report::run(a),
         Command::Sources(a) => sources::run(a),
         Command::Import(a) => import::run(a),
-                Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(a),
         Command::Replay(a) => replay::run(a),
     }
 }

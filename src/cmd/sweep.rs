@@ -93,7 +93,8 @@ impl SweepArgs {
 
     /// Whether nothing but `--resume --out DIR` was given.
     fn only_resume(&self) -> bool {
-        let bare = <SavedSweep as clap::Parser>::try_parse_from(["sweep", "--resume", "--out", "x"]);
+        let bare =
+            <SavedSweep as clap::Parser>::try_parse_from(["sweep", "--resume", "--out", "x"]);
         bare.is_ok_and(|b| {
             let b = b.args;
             b.batch_sizes == self.batch_sizes
@@ -346,8 +347,23 @@ mod tests {
     #[test]
     fn a_plan_reads_back_as_written() {
         let a = <SavedSweep as clap::Parser>::parse_from([
-            "sweep", "--batch-sizes", "2,4", "--epochs", "1", "--out", "x", "--source", "estimate",
-            "--data", "synthetic:40", "--lr", "0.3", "--cooldown", "1.5s", "--trainer", "tch",
+            "sweep",
+            "--batch-sizes",
+            "2,4",
+            "--epochs",
+            "1",
+            "--out",
+            "x",
+            "--source",
+            "estimate",
+            "--data",
+            "synthetic:40",
+            "--lr",
+            "0.3",
+            "--cooldown",
+            "1.5s",
+            "--trainer",
+            "tch",
         ])
         .args;
         assert!(!a.only_resume());

@@ -32,7 +32,9 @@ pub const SYNTHETIC_CLASSES: u32 = 10;
 pub const DEFAULT_IMAGE_SIZE: u32 = 32;
 
 /// The network to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum ModelKind {
     /// ResNet18 with the torchvision layout: 7x7 stride-2 stem and max-pool (for 224x224 images)
     #[value(name = "resnet18")]

@@ -26,7 +26,15 @@ pub const TRAINER_BIN_ENV: &str = "TRAINWATT_TRAINER_BIN";
 
 /// `--trainer`.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum TrainerKind {
@@ -190,7 +198,11 @@ fn probe_tch(bin: &Path) -> Result<String, String> {
     } else {
         let err = text(&out.stderr);
         let first = err.lines().next().unwrap_or("no message");
-        Err(format!("{} --probe failed ({}): {first}", bin.display(), out.status))
+        Err(format!(
+            "{} --probe failed ({}): {first}",
+            bin.display(),
+            out.status
+        ))
     }
 }
 
@@ -263,7 +275,11 @@ fn python(python: &Path, why: String) -> Result<Resolved, String> {
     let script = python_script().map_err(|e| format!("cannot write the Python trainer: {e}"))?;
     Ok(Resolved {
         kind: TrainerKind::Python,
-        note: format!("python: {} -u {} ({why})", python.display(), script.display()),
+        note: format!(
+            "python: {} -u {} ({why})",
+            python.display(),
+            script.display()
+        ),
         prefix: vec![
             python.as_os_str().to_owned(),
             "-u".into(),
