@@ -23,6 +23,14 @@ use trainwatt::session::local::{LocalRun, RunArgs};
 use trainwatt::train::trainer::{Resolved, TrainerKind};
 use trainwatt::train::{spawn_child, ChildOutput, DeviceSpec, ModelKind, TrainArgs};
 
+/// One trainer at a time in this file: on a 2-core machine parallel trainers
+/// would slow each other's steps, and the cancel test times a step.
+static ONE_TRAINER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_trainer() -> std::sync::MutexGuard<'static, ()> {
+    ONE_TRAINER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn skip(why: &str) {
     if std::env::var("TRAINWATT_REQUIRE_ALL").is_ok_and(|v| v == "1") {
         panic!("TRAINWATT_REQUIRE_ALL=1 but this test cannot run: {why}");
@@ -101,6 +109,7 @@ fn epoch_losses(evs: &[TrainEvent]) -> Vec<f64> {
 #[test]
 fn both_variants_learn_synthetic_data_with_a_fixed_seed() {
     let Some(bin) = trainer_bin() else { return };
+    let _one = one_trainer();
     let dir = tempfile::tempdir().unwrap();
     for model in [ModelKind::Resnet18Cifar, ModelKind::Resnet18] {
         let save = dir.path().join(format!("{}.ot", model.name()));
@@ -155,6 +164,7 @@ fn write_cifar(path: &Path, n: usize) {
 #[test]
 fn cifar10_files_are_trained_on_and_a_bad_one_is_an_error() {
     let Some(bin) = trainer_bin() else { return };
+    let _one = one_trainer();
     let dir = tempfile::tempdir().unwrap();
     write_cifar(&dir.path().join("data_batch_1.bin"), 20);
     write_cifar(&dir.path().join("test_batch.bin"), 10);
@@ -201,6 +211,7 @@ fn cifar10_files_are_trained_on_and_a_bad_one_is_an_error() {
 #[test]
 fn image_folders_are_trained_on() {
     let Some(bin) = trainer_bin() else { return };
+    let _one = one_trainer();
     let dir = tempfile::tempdir().unwrap();
     for (class, color) in [("cat", [200u8, 30, 30]), ("dog", [30u8, 30, 200])] {
         let cdir = dir.path().join(class);
@@ -233,6 +244,7 @@ fn an_out_of_memory_error_is_a_run_status_with_the_batch_size() {
     let Some(bin) = trainer_with_hooks() else {
         return;
     };
+    let _one = one_trainer();
     let oom = [("TRAINWATT_INJECT_OOM_ABOVE", "8")];
     let (status, evs) = run_to_end(
         &bin,
@@ -291,6 +303,7 @@ fn cancelling_a_session_stops_the_trainer_within_a_second() {
     if trainer_bin().is_none() {
         return;
     }
+    let _one = one_trainer();
     let dir = tempfile::tempdir().unwrap();
     // The trainer's command line carries this path: how the test finds it.
     let marker = dir.path().join("never-written.ot");
@@ -319,22 +332,27 @@ fn cancelling_a_session_stops_the_trainer_within_a_second() {
     assert_eq!(pids.len(), 1, "the trainer process: {pids:?}");
     let cancelled_at = Instant::now();
     local.cancel();
+    // Within a second: the trainer process is gone and the recorded run
+    // ended as cancelled (closing the file afterwards is the recorder's).
     let limit = cancelled_at + Duration::from_secs(1);
-    let (mut child_gone, mut finished) = (None, None);
-    while child_gone.is_none() || finished.is_none() {
+    let (mut child_gone, mut run_end) = (None, None);
+    while child_gone.is_none() || run_end.is_none() {
         if child_gone.is_none() && pid_with(&marker.to_string_lossy()).is_empty() {
             child_gone = Some(cancelled_at.elapsed());
         }
-        if finished.is_none() && local.is_finished() {
-            finished = Some(cancelled_at.elapsed());
+        while let Ok(ev) = rx.try_recv() {
+            if let Event::Train(TrainEvent::RunEnd { status, .. }) = ev {
+                run_end = Some((status, cancelled_at.elapsed()));
+            }
         }
         assert!(
             Instant::now() < limit,
-            "1 s after the cancel: trainer ended after {child_gone:?}, session after {finished:?}"
+            "1 s after the cancel: trainer gone after {child_gone:?}, run end {run_end:?}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    eprintln!("after the cancel: trainer gone in {child_gone:?}, session finished in {finished:?}");
+    eprintln!("after the cancel: trainer gone in {child_gone:?}, run end {run_end:?}");
+    assert_eq!(run_end.map(|r| r.0), Some(RunStatus::Cancelled));
     let result = local.wait().unwrap();
     assert_eq!(result.status, Some(RunStatus::Cancelled));
     let text = std::fs::read_to_string(&file).unwrap();
@@ -366,6 +384,7 @@ fn the_train_command_prints_epochs_and_exits_by_status() {
     if trainer_bin().is_none() {
         return;
     }
+    let _one = one_trainer();
     let out = trainwatt()
         .arg("train")
         .args(QUICK)
@@ -410,6 +429,7 @@ fn an_injected_oom_ends_train_and_record_as_out_of_memory() {
     if trainer_with_hooks().is_none() {
         return;
     }
+    let _one = one_trainer();
     let out = trainwatt()
         .arg("train")
         .args(QUICK)
