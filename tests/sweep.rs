@@ -15,7 +15,11 @@ fn trainwatt() -> Command {
 /// Whether the trainer binary with its test hooks was built; otherwise say
 /// why the test skips (a failure under TRAINWATT_REQUIRE_ALL=1).
 fn have_trainer() -> bool {
-    let why = if option_env!("CARGO_BIN_EXE_trainwatt-train").is_none() {
+    // Cargo names the path even when the `train` feature is off (the binary
+    // is then not built, or left over from another build).
+    let built = option_env!("CARGO_BIN_EXE_trainwatt-train")
+        .is_some_and(|p| cfg!(feature = "train") && Path::new(p).exists());
+    let why = if !built {
         "the trainwatt-train binary is not built (it needs the `train` feature)"
     } else if !cfg!(feature = "test-util") {
         "the injected out-of-memory error needs `--features test-util`"

@@ -40,7 +40,11 @@ fn skip(why: &str) {
 
 /// The trainer binary cargo built for these tests, if it did.
 fn trainer_bin() -> Option<PathBuf> {
-    let p = option_env!("CARGO_BIN_EXE_trainwatt-train").map(PathBuf::from);
+    // Cargo names the path even when the binary's `train` feature is off (it
+    // is then not built, or left over from another build).
+    let p = option_env!("CARGO_BIN_EXE_trainwatt-train")
+        .map(PathBuf::from)
+        .filter(|p| cfg!(feature = "train") && p.exists());
     if p.is_none() {
         skip("the trainwatt-train binary is not built (it needs the `train` feature)");
     }
