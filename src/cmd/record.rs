@@ -4,9 +4,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::model::event::RunStatus;
 use crate::model::fold::{SessionFold, SessionStatus};
@@ -44,14 +45,10 @@ pub struct RecordArgs {
 }
 
 pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
-    let stop = Arc::new(AtomicBool::new(false));
     // A hang-up (the ssh session dropped) finalises the file like SIGTERM and
     // SIGINT: training stops, the closing line is written, the exit status is
     // the run's (0 for --no-train, 130 for a cancelled training run).
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
+    let stop = Arc::new(AtomicBool::new(false));
     let to_stdout = a.stdout || a.output.as_deref() == Some(std::path::Path::new("-"));
     let output = if to_stdout {
         Output::Stdout
@@ -82,40 +79,52 @@ pub fn exit_code(status: Option<&RunStatus>) -> ExitCode {
 
 /// Record one local session until it ends or `stop` is set, printing a
 /// progress line to stderr (shared with `sweep`). Returns the run status.
+///
+/// The main thread sleeps until the run finishes, a signal arrives or the
+/// next progress line is due (every 10 s, or 0.5 s on a terminal): it reads
+/// the recorder's own fold then, so nothing is forwarded to it.
 pub fn record_one(
     run: &RunArgs,
     train: &TrainArgs,
     output: Output,
     progress: bool,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Option<RunStatus>> {
-    let (local, rx) = LocalRun::start(run, train, output, true)?;
+    let (local, _) = LocalRun::start(run, train, output, false)?;
     if let (true, Some(note)) = (progress, &local.trainer_note) {
-        eprintln!("trainwatt: trainer {note}");
+        crate::stdout::note(&format!("trainwatt: trainer {note}"));
     }
-    let rx = rx.expect("forwarding requested");
-    let mut pane = SessionFold::new(&local.header);
+    let signals = local.signals();
+    let fold = local.fold.clone();
+    // SIGINT, SIGTERM and SIGHUP (a dropped ssh session) cancel the run: the
+    // trainer stops, the closing line is written.
+    let mut sigs = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let sig_handle = sigs.handle();
+    let (sig_run, sig_stop) = (signals.clone(), stop.clone());
+    let sig_thread = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if sigs.forever().next().is_some() {
+                sig_stop.store(true, Ordering::SeqCst);
+                sig_run.cancel();
+            }
+        })?;
+    if stop.load(Ordering::SeqCst) {
+        signals.cancel();
+    }
     let tty = std::io::stderr().is_terminal();
     let every = if tty {
         Duration::from_millis(500)
     } else {
         Duration::from_secs(10)
     };
-    let mut last_print = Instant::now();
-    let mut cancelled = false;
     loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(ev) => pane.apply(&ev),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        let st = signals.wait(Some(Instant::now() + every), |s| s.finished);
+        if st.finished {
+            break;
         }
-        if stop.load(Ordering::SeqCst) && !cancelled {
-            local.cancel();
-            cancelled = true;
-        }
-        if progress && last_print.elapsed() >= every {
-            last_print = Instant::now();
-            let line = status_line(&pane);
+        if progress {
+            let line = status_line(&fold.lock().unwrap_or_else(|e| e.into_inner()));
             let mut err = std::io::stderr().lock();
             if tty {
                 let _ = write!(err, "\r\x1b[K{line}");
@@ -124,16 +133,16 @@ pub fn record_one(
             }
         }
     }
-    // The recorder may have stopped on its own (a full disk, a closed pipe):
-    // stop the trainer too rather than train on, unrecorded and unstoppable.
-    local.cancel();
+    sig_handle.close();
+    let _ = sig_thread.join();
     let result = local.wait()?;
     if progress {
+        let line = status_line(&fold.lock().unwrap_or_else(|e| e.into_inner()));
         let mut err = std::io::stderr().lock();
         if tty {
             let _ = write!(err, "\r\x1b[K");
         }
-        let _ = writeln!(err, "{}", status_line(&pane));
+        let _ = writeln!(err, "{line}");
     }
     Ok(result.status)
 }

@@ -45,10 +45,10 @@ pub fn run(a: TrainCmdArgs) -> anyhow::Result<ExitCode> {
             .context("installing the Ctrl-C handler")?;
     }
     let resolved = trainer::resolve(&a.trainer).map_err(anyhow::Error::msg)?;
-    eprintln!("trainwatt: trainer {}", resolved.note);
+    crate::stdout::note(&format!("trainwatt: trainer {}", resolved.note));
     let spec = resolved.child(&a.shape.apply(a.train.clone()), ChildOutput::Stderr);
     let (tx, rx) = mpsc::channel();
-    let handle = spawn_child(spec, Instant::now(), tx, cancel)
+    let handle = spawn_child(spec, Instant::now(), tx, cancel.clone())
         .with_context(|| format!("starting the {} trainer", resolved.name()))?;
     let mut p = Printer::new(a.json);
     let mut end = None;
@@ -61,14 +61,23 @@ pub fn run(a: TrainCmdArgs) -> anyhow::Result<ExitCode> {
                 end = Some((status.clone(), message.clone()));
             }
             p.on(&te);
+            if p.failed.is_some() {
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
     }
     let _ = handle.join();
+    if let Some(e) = p.failed {
+        return Err(e.into());
+    }
     match end {
         Some((RunStatus::Completed, _)) => Ok(ExitCode::SUCCESS),
         Some((RunStatus::Cancelled, _)) => Ok(ExitCode::from(EXIT_CANCELLED)),
         Some((RunStatus::OutOfMemory, m)) => {
-            eprintln!("trainwatt: {}", m.unwrap_or_else(|| "out of memory".into()));
+            crate::stdout::note(&format!(
+                "trainwatt: {}",
+                m.unwrap_or_else(|| "out of memory".into())
+            ));
             Ok(ExitCode::from(EXIT_OUT_OF_MEMORY))
         }
         Some((RunStatus::Error, m)) => {
@@ -90,6 +99,9 @@ struct Printer {
     /// RunStarts seen: the first is the supervisor's (the options as given),
     /// the trainer's `start` line follows with the dataset's real figures.
     starts: u32,
+    /// The first failed write to standard output (a closed pipe, a full disk):
+    /// training is then cancelled and the command ends with it.
+    failed: Option<crate::stdout::StdoutError>,
 }
 
 impl Printer {
@@ -101,6 +113,15 @@ impl Printer {
             last_rate: None,
             last_epoch_t: 0.0,
             starts: 0,
+            failed: None,
+        }
+    }
+
+    fn emit(&mut self, line: String) {
+        if self.failed.is_none() {
+            if let Err(e) = crate::stdout::print(&(line + "\n")) {
+                self.failed = Some(e);
+            }
         }
     }
 
@@ -114,12 +135,12 @@ impl Printer {
                 }
                 self.last_epoch_t = *t_s;
                 if self.json {
-                    println!(
+                    self.emit(format!(
                         "{}",
                         serde_json::json!({"kind": "start", "t_s": t_s, "config": config})
-                    );
+                    ));
                 } else {
-                    println!("{}", describe(config));
+                    self.emit(describe(config));
                 }
             }
             TrainEvent::Step {
@@ -155,7 +176,7 @@ impl Printer {
                     eprint!("\r\x1b[2K");
                 }
                 if self.json {
-                    println!(
+                    self.emit(format!(
                         "{}",
                         serde_json::json!({
                             "kind": "epoch", "epoch": epoch, "epochs": self.epochs,
@@ -163,11 +184,11 @@ impl Printer {
                             "images_per_s": self.last_rate, "images": images,
                             "t_s": t_s, "epoch_s": epoch_s,
                         })
-                    );
+                    ));
                 } else {
                     let pct =
                         |a: &Option<f64>| a.map_or("-".into(), |a| format!("{:.1}%", a * 100.0));
-                    println!(
+                    self.emit(format!(
                         "epoch {epoch}/{}  loss {}  train acc {}  val acc {}  {}  {epoch_s:.1} s",
                         self.epochs.map_or("?".into(), |e| e.to_string()),
                         train_loss.map_or("-".into(), |l| format!("{l:.4}")),
@@ -175,7 +196,7 @@ impl Printer {
                         pct(val_acc),
                         self.last_rate
                             .map_or("- images/s".into(), |r| format!("{r:.1} images/s")),
-                    );
+                    ));
                 }
             }
             TrainEvent::RunEnd {
@@ -187,20 +208,20 @@ impl Printer {
                     eprint!("\r\x1b[2K");
                 }
                 if self.json {
-                    println!(
+                    self.emit(format!(
                         "{}",
                         serde_json::json!({"kind": "end", "t_s": t_s, "status": status, "message": message})
-                    );
+                    ));
                 } else if *status == RunStatus::Completed {
-                    println!(
+                    self.emit(format!(
                         "{} in {t_s:.1} s{}",
                         status.label(),
                         message
                             .as_ref()
                             .map_or(String::new(), |m| format!(" ({m})"))
-                    );
+                    ));
                 } else if *status == RunStatus::Cancelled {
-                    println!("{}", message.as_deref().unwrap_or("cancelled"));
+                    self.emit(message.as_deref().unwrap_or("cancelled").to_string());
                 }
             }
         }

@@ -12,9 +12,11 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use super::signal::RunSignals;
 use crate::model::event::{Event, MarkerKind, SessionEnd, SourceStats};
 use crate::model::fold::SessionFold;
 use crate::record::writer::FLUSH_EVERY;
@@ -29,9 +31,15 @@ pub enum Output {
     Discard,
 }
 
+/// The tee's fold, shared: the recorder's progress line (and `/metrics`)
+/// read it; the tee holds the lock only to fold one event.
+pub type SharedFold = Arc<Mutex<SessionFold>>;
+
 pub struct LiveSession {
     pub header: Header,
     pub origin: Instant,
+    /// Every event folded as it was recorded.
+    pub fold: SharedFold,
     tx: Sender<Event>,
     tee: JoinHandle<io::Result<SessionEnd>>,
     output: Output,
@@ -48,6 +56,7 @@ impl LiveSession {
         rx: Receiver<Event>,
         output: Output,
         forward_to_ui: bool,
+        on_failure: Option<RunSignals>,
     ) -> io::Result<(LiveSession, Option<Receiver<Event>>)> {
         let writer = match &output {
             Output::File(p) => Some(SessionWriter::create(p, &header)?),
@@ -60,14 +69,25 @@ impl LiveSession {
         } else {
             (None, None)
         };
-        let fold = SessionFold::new(&header);
+        let fold: SharedFold = Arc::new(Mutex::new(SessionFold::new(&header)));
+        let shared = fold.clone();
         let tee = std::thread::Builder::new()
             .name("session-tee".into())
-            .spawn(move || tee_loop(rx, writer, ui_tx, fold))?;
+            .spawn(move || {
+                let r = tee_loop(rx, writer, ui_tx, shared);
+                // The recorder stopped on its own (a full disk, a closed
+                // pipe): stop the run rather than train on, unrecorded.
+                if let (Err(e), Some(s)) = (&r, &on_failure) {
+                    tracing::error!("recording stopped: {e}");
+                    s.cancel();
+                }
+                r
+            })?;
         Ok((
             LiveSession {
                 header,
                 origin,
+                fold,
                 tx,
                 tee,
                 output,
@@ -111,8 +131,9 @@ fn tee_loop(
     rx: Receiver<Event>,
     mut writer: Option<SessionWriter>,
     ui: Option<Sender<Event>>,
-    mut fold: SessionFold,
+    shared: SharedFold,
 ) -> io::Result<SessionEnd> {
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let mut ev = match rx.recv_timeout(FLUSH_EVERY) {
             Ok(ev) => ev,
@@ -128,9 +149,11 @@ fn tee_loop(
                 if let Some(w) = writer.take() {
                     w.finish(None)?;
                 }
+                let fold = lock();
                 return Ok(closing(&fold, fold.elapsed_s(), Vec::new()));
             }
         };
+        let mut fold = lock();
         fold.apply(&ev);
         match &mut ev {
             Event::Marker(m) if m.kind == MarkerKind::IdleEnd && m.value.is_none() => {
@@ -140,6 +163,7 @@ fn tee_loop(
             }
             Event::End(end) => {
                 let end = closing(&fold, end.t_s, std::mem::take(&mut end.sources));
+                drop(fold);
                 if let Some(w) = writer.take() {
                     w.finish(Some(&end))?;
                 }
@@ -150,6 +174,7 @@ fn tee_loop(
             }
             _ => {}
         }
+        drop(fold);
         if let Some(w) = writer.as_mut() {
             w.write_event(&ev)?;
         }
@@ -198,6 +223,7 @@ mod tests {
             rx,
             Output::File(path.clone()),
             true,
+            None,
         )
         .unwrap();
         let p = s.sender();

@@ -5,7 +5,7 @@
 //! runs here.
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::live::{LiveSession, Output};
+use super::signal::RunSignals;
 pub use crate::duration::parse_duration;
 use crate::model::event::{Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainEvent};
 use crate::record::Header;
@@ -49,12 +50,14 @@ pub struct RunArgs {
 
 /// A running local session.
 pub struct LocalRun {
+    /// Every event folded as it was recorded (the tee's fold).
+    pub fold: super::live::SharedFold,
+    signals: RunSignals,
     pub header: Header,
     pub output: Output,
     /// Which built-in trainer runs and why (None for a wrapped command or
     /// --no-train), for the user.
     pub trainer_note: Option<String>,
-    cancel: Arc<AtomicBool>,
     supervisor: JoinHandle<anyhow::Result<RunResult>>,
 }
 
@@ -104,6 +107,7 @@ impl LocalRun {
         header.device = sampler.device();
         header.label = args.label.clone();
         header.train = trainer.as_ref().map(|c| c.config.clone());
+        let signals = RunSignals::new();
         let (session, ui_rx) = LiveSession::start(
             header.clone(),
             origin,
@@ -111,21 +115,27 @@ impl LocalRun {
             rx,
             output.clone(),
             forward_to_ui,
+            Some(signals.clone()),
         )
         .with_context(|| format!("cannot start recording to {}", describe(&output)))?;
-        let cancel = Arc::new(AtomicBool::new(false));
-        let c = cancel.clone();
+        let fold = session.fold.clone();
+        let sig = signals.clone();
         let idle = args.idle_calibration;
         let duration = args.duration;
         let supervisor = std::thread::Builder::new()
             .name("session-supervisor".into())
-            .spawn(move || supervise(session, sampler, trainer, idle, duration, c))?;
+            .spawn(move || {
+                let r = supervise(session, sampler, trainer, idle, duration, &sig);
+                sig.finished();
+                r
+            })?;
         Ok((
             LocalRun {
+                fold,
+                signals,
                 header,
                 output,
                 trainer_note,
-                cancel,
                 supervisor,
             },
             ui_rx,
@@ -134,11 +144,16 @@ impl LocalRun {
 
     /// Ask the run to stop: the trainer stops at its next step, the file is finalised.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
+        self.signals.cancel();
+    }
+
+    /// What the run's threads wait on (cancel, finished).
+    pub fn signals(&self) -> RunSignals {
+        self.signals.clone()
     }
 
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        self.cancel.clone()
+        self.signals.cancel_flag()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -161,17 +176,10 @@ fn describe(o: &Output) -> String {
     }
 }
 
-/// Sleep until `end` (forever when None), waking early when `cancel` is
-/// set. Returns false when cancelled.
-fn wait_or_cancel(end: Option<Instant>, cancel: &AtomicBool) -> bool {
-    while end.is_none_or(|e| Instant::now() < e) {
-        if cancel.load(Ordering::SeqCst) {
-            return false;
-        }
-        let left = end.map_or(Duration::MAX, |e| e - Instant::now());
-        std::thread::sleep(left.min(Duration::from_millis(50)));
-    }
-    !cancel.load(Ordering::SeqCst)
+/// Sleep until `end` (for ever when None) or a cancel, without polling.
+/// Returns false when cancelled.
+fn wait_or_cancel(end: Option<Instant>, signals: &RunSignals) -> bool {
+    !signals.wait(end, |s| s.cancelled).cancelled
 }
 
 fn supervise(
@@ -180,7 +188,7 @@ fn supervise(
     trainer: Option<ChildSpec>,
     idle: Option<Duration>,
     duration: Option<Duration>,
-    cancel: Arc<AtomicBool>,
+    signals: &RunSignals,
 ) -> anyhow::Result<RunResult> {
     let tx: Sender<Event> = session.sender();
     let marker = |kind: MarkerKind, text: &str| {
@@ -202,7 +210,7 @@ fn supervise(
         let idle_end = Instant::now() + d;
         go_on = wait_or_cancel(
             Some(deadline.map_or(idle_end, |e| e.min(idle_end))),
-            &cancel,
+            signals,
         );
         // The tee fills in the floor (mean total power over the window).
         let _ = tx.send(marker(MarkerKind::IdleEnd, "idle floor"));
@@ -211,17 +219,26 @@ fn supervise(
     let status = if !go_on {
         None
     } else {
-        let handle = trainer
-            .map(|spec| train::spawn_child(spec, session.origin, tx.clone(), cancel.clone()));
+        let handle = trainer.map(|spec| {
+            train::spawn_child(spec, session.origin, tx.clone(), signals.cancel_flag())
+        });
         match handle {
             Some(Ok(h)) => {
-                while !h.is_finished() {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        cancel.store(true, Ordering::SeqCst);
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+                // A thread that only waits for the child's end and says so,
+                // so this one sleeps until the end, a cancel or the deadline.
+                let sig = signals.clone();
+                let waiter = std::thread::Builder::new()
+                    .name("trainer-wait".into())
+                    .spawn(move || {
+                        let st = h.join().unwrap_or(RunStatus::Error);
+                        sig.child_done();
+                        st
+                    })?;
+                let st = signals.wait(deadline, |s| s.child_done);
+                if !st.child_done {
+                    signals.cancel();
                 }
-                Some(h.join().unwrap_or(RunStatus::Error))
+                Some(waiter.join().unwrap_or(RunStatus::Error))
             }
             Some(Err(e)) => {
                 // The run's outcome belongs in the file, not only in the exit code.
@@ -234,7 +251,7 @@ fn supervise(
             }
             None => {
                 // Power alone: until --duration, or until stopped.
-                wait_or_cancel(deadline, &cancel);
+                wait_or_cancel(deadline, signals);
                 None
             }
         }

@@ -3,3 +3,4 @@
 //! the UI. Nothing else touches the file.
 pub mod live;
 pub mod local;
+pub mod signal;
