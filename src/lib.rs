@@ -13,6 +13,7 @@ pub mod model;
 pub mod record;
 pub mod replay;
 pub mod sensors;
+pub mod serve;
 pub mod session;
 pub mod train;
 pub mod ui;

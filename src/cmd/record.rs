@@ -38,6 +38,8 @@ pub struct RecordArgs {
     /// No progress line on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
 }
 
 pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +53,16 @@ pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
         Output::File(a.output.clone().unwrap_or_else(default_session_path))
     };
     let train = a.shape.apply(a.train.clone());
-    let result = record_one(&a.run, &train, output.clone(), !a.quiet, &stop)?;
+    let server = crate::serve::Server::start(&a.serve, &output)?;
+    if let Some(s) = &server {
+        eprintln!(
+            "trainwatt: serving http://{}/metrics and /session",
+            s.addr()
+        );
+    }
+    let observer = server.as_ref().map(|s| s.observer());
+    let result = record_observed(&a.run, &train, output.clone(), !a.quiet, &stop, observer)?;
+    drop(server);
     if let Output::File(p) = &output {
         eprintln!("trainwatt: session written to {}", p.display());
     }
@@ -78,7 +89,19 @@ pub fn record_one(
     progress: bool,
     stop: &AtomicBool,
 ) -> anyhow::Result<Option<RunStatus>> {
-    let (local, rx) = LocalRun::start(run, train, output, true)?;
+    record_observed(run, train, output, progress, stop, None)
+}
+
+/// [`record_one`] with an observer of the recorder's fold (`--listen`).
+pub fn record_observed(
+    run: &RunArgs,
+    train: &TrainArgs,
+    output: Output,
+    progress: bool,
+    stop: &AtomicBool,
+    observer: Option<crate::session::live::FoldObserver>,
+) -> anyhow::Result<Option<RunStatus>> {
+    let (local, rx) = LocalRun::start_observed(run, train, output, true, observer)?;
     let rx = rx.expect("forwarding requested");
     let mut pane = SessionFold::new(&local.header);
     let tty = std::io::stderr().is_terminal();

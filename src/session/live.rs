@@ -8,7 +8,9 @@
 //! ```
 //! The tee folds every event as it passes (the one session fold: the closing
 //! line's energy and the idle floor come from it) and flushes the file at
-//! least once a second even when nothing arrives.
+//! least once a second even when nothing arrives. An optional observer (the
+//! HTTP server's metrics publisher) sees the fold after every event; it must
+//! not block (it publishes into a slot and returns).
 use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -28,6 +30,10 @@ pub enum Output {
     /// Not recorded (tests, dry runs).
     Discard,
 }
+
+/// Called on the tee thread after each event has been written and folded
+/// (the closing line after the file is finished).
+pub type FoldObserver = Box<dyn FnMut(&SessionFold, &Event) + Send>;
 
 pub struct LiveSession {
     pub header: Header,
@@ -49,6 +55,18 @@ impl LiveSession {
         output: Output,
         forward_to_ui: bool,
     ) -> io::Result<(LiveSession, Option<Receiver<Event>>)> {
+        Self::start_observed(header, origin, (tx, rx), output, forward_to_ui, None)
+    }
+
+    /// [`LiveSession::start`] with an observer of the fold.
+    pub fn start_observed(
+        header: Header,
+        origin: Instant,
+        (tx, rx): (Sender<Event>, Receiver<Event>),
+        output: Output,
+        forward_to_ui: bool,
+        observer: Option<FoldObserver>,
+    ) -> io::Result<(LiveSession, Option<Receiver<Event>>)> {
         let writer = match &output {
             Output::File(p) => Some(SessionWriter::create(p, &header)?),
             Output::Stdout => Some(SessionWriter::to_stream(Box::new(io::stdout()), &header)?),
@@ -63,7 +81,7 @@ impl LiveSession {
         let fold = SessionFold::new(&header);
         let tee = std::thread::Builder::new()
             .name("session-tee".into())
-            .spawn(move || tee_loop(rx, writer, ui_tx, fold))?;
+            .spawn(move || tee_loop(rx, writer, ui_tx, fold, observer))?;
         Ok((
             LiveSession {
                 header,
@@ -112,6 +130,7 @@ fn tee_loop(
     mut writer: Option<SessionWriter>,
     ui: Option<Sender<Event>>,
     mut fold: SessionFold,
+    mut observer: Option<FoldObserver>,
 ) -> io::Result<SessionEnd> {
     loop {
         let mut ev = match rx.recv_timeout(FLUSH_EVERY) {
@@ -143,6 +162,9 @@ fn tee_loop(
                 if let Some(w) = writer.take() {
                     w.finish(Some(&end))?;
                 }
+                if let Some(obs) = observer.as_mut() {
+                    obs(&fold, &Event::End(end.clone()));
+                }
                 if let Some(ui) = &ui {
                     let _ = ui.send(Event::End(end.clone()));
                 }
@@ -152,6 +174,9 @@ fn tee_loop(
         }
         if let Some(w) = writer.as_mut() {
             w.write_event(&ev)?;
+        }
+        if let Some(obs) = observer.as_mut() {
+            obs(&fold, &ev);
         }
         if let Some(ui) = &ui {
             // The UI may have quit already; the recording goes on.
