@@ -133,12 +133,13 @@ impl Drop for Recorder {
     }
 }
 
-/// The session's total energy folded up to (and including) `t_s`.
+/// The session's total energy folded up to (and including) `t_s`; the file
+/// keeps times to 0.1 ms, the live fold has them unrounded.
 pub fn file_joules_at(path: &Path, t_s: f64) -> Option<f64> {
     let mut r = SessionReader::open(path, ReadOptions::default()).unwrap();
     let mut f = SessionFold::new(r.header());
     while let Some(ev) = r.next_event().unwrap() {
-        if ev.t_s() > t_s + 1e-9 {
+        if ev.t_s() > t_s + 1e-4 {
             break;
         }
         f.apply(&ev);
