@@ -248,3 +248,111 @@ fn the_remote_pane_sees_energy_grow_and_resumes_a_cut_stream_without_duplicates(
     assert_eq!(got, want, "every sample of the file, once, in order");
     assert_eq!(events.len(), in_file.len());
 }
+
+#[test]
+fn the_dashboard_queries_are_valid_promql_over_served_metrics() {
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dashboards/trainwatt.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().clone())
+        .map(|t| t["expr"].as_str().unwrap().replace("$device", ".*"))
+        .collect();
+    assert!(exprs.len() >= 10);
+    let served = trainwatt::serve::metrics::render(
+        &sample_snapshot(),
+        trainwatt::serve::metrics::SelfCost::read(),
+        trainwatt::serve::metrics::Format::Text,
+    );
+    for e in &exprs {
+        let names = e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("trainwatt_"));
+        for n in names {
+            assert!(served.contains(&format!("\n{n}{{")), "{n} is not served");
+        }
+    }
+    if std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip_or_fail("promtool is not installed (apt-get install prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        rules += &format!(
+            "      - record: dashboard:q{i}\n        expr: '{}'\n",
+            e.replace('\'', "''")
+        );
+    }
+    let f = dir.path().join("rules.yml");
+    std::fs::write(&f, rules).unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every figure known, so every metric family is written.
+fn sample_snapshot() -> trainwatt::serve::snapshot::MetricsSnapshot {
+    use trainwatt::model::event::{Event, TrainConfig, TrainEvent};
+    use trainwatt::model::sample::{Channel, Role, Sample, Scope};
+    let mut h = trainwatt::record::Header::bare(
+        vec![Channel::power("gpu0", Scope::GpuOnly, Role::Total, "nvml")],
+        100.0,
+    );
+    h.train = Some(TrainConfig {
+        model: "resnet18".into(),
+        dataset: "synthetic:64".into(),
+        epochs: Some(2),
+        steps_per_epoch: Some(10),
+        ..Default::default()
+    });
+    let mut f = SessionFold::new(&h);
+    f.apply(&Event::Train(TrainEvent::RunStart {
+        t_s: 0.0,
+        config: h.train.clone().unwrap(),
+    }));
+    for i in 0..=20 {
+        f.apply(&Event::Sample(Sample {
+            t_s: i as f64 * 0.1,
+            values: vec![Some(100.0)],
+        }));
+    }
+    f.apply(&Event::Train(TrainEvent::EpochEnd {
+        t_s: 2.0,
+        epoch: 1,
+        train_loss: Some(1.0),
+        train_acc: None,
+        val_acc: Some(0.5),
+        images: Some(64),
+    }));
+    f.apply(&Event::Train(TrainEvent::Step {
+        t_s: 2.0,
+        epoch: 2,
+        step: 1,
+        steps_per_epoch: Some(10),
+        loss: Some(0.9),
+        images_per_s: None,
+        images: Some(72),
+    }));
+    trainwatt::serve::snapshot::MetricsSnapshot::from_fold(&f, 0)
+}
