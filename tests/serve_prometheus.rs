@@ -4,7 +4,7 @@
 //! `increase()` must be right across a recorder restart (a counter reset).
 mod serve_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -108,7 +108,7 @@ fn assert_close(what: &str, got: f64, want: f64) {
     );
 }
 
-fn check_against_file(what: &str, scraped: &[(f64, f64, f64)], file: &PathBuf) {
+fn check_against_file(what: &str, scraped: &[(f64, f64, f64)], file: &Path) {
     for (_, el, j) in scraped {
         let want = file_joules_at(file, *el).expect("energy in the file");
         assert_close(&format!("{what} at {el:.2} s"), *j, want);
