@@ -149,10 +149,13 @@ fn fifty_clients_lose_no_sample_and_cost_little() {
         times.len()
     );
     let worst = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
-    assert!(
-        worst < 0.15,
-        "samples evenly spaced: worst gap {worst:.3} s"
+    // Ticks are scheduled on absolute times: a tick the (shared) machine
+    // ran late shortens the next gap; a missing sample would leave 0.2 s.
+    eprintln!(
+        "serve load: {} samples over {span:.1} s, worst gap {worst:.3} s",
+        times.len()
     );
+    assert!(worst < 0.19, "no sample missing: worst gap {worst:.3} s");
     let missed: u64 = events
         .iter()
         .find_map(|e| match e {
