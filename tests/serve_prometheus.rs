@@ -166,8 +166,11 @@ fn prometheus_scrapes_two_recorders_and_increase_survives_a_restart() {
         .collect();
     labels.sort();
     assert_eq!(labels, ["dev-a", "dev-b"]);
-    let b2_file = b2.file.clone();
-    check_against_file("dev-a", &a_scrapes, &a.file);
+    // The files are read once complete (a running recorder's last second
+    // may still be in its buffer).
+    let b2_file = b2.stop();
+    let a_file = a.stop();
+    check_against_file("dev-a", &a_scrapes, &a_file);
     check_against_file("dev-b (first run)", &first, &b1_file);
     check_against_file("dev-b (restarted)", &second, &b2_file);
     // increase() over exactly the scraped span: no extrapolation at either end.
