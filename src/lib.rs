@@ -15,6 +15,7 @@ pub mod model;
 pub mod record;
 pub mod replay;
 pub mod sensors;
+pub mod serve;
 pub mod session;
 pub mod stdout;
 pub mod sys;

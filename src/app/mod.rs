@@ -42,23 +42,59 @@ impl PaneFeed {
     /// they arrive. A malformed line ends the stream (logged; the pane then
     /// says the input ended without a closing line).
     pub fn from_stream(name: String, src: Box<dyn Read + Send>) -> Result<PaneFeed, RecordError> {
+        Self::stream_feed(name, src, None)
+    }
+
+    /// `--compare http://HOST:PORT/session`: another machine's live session
+    /// over HTTP. A dropped connection resumes where it stopped (no sample
+    /// twice); when the client gives up, the pane shows why (an error marker).
+    pub fn from_url(url: &str, token: Option<String>) -> Result<PaneFeed, RecordError> {
+        let refused = |msg: String| RecordError {
+            file: url.to_string(),
+            line: None,
+            msg,
+        };
+        let remote = crate::serve::client::RemoteSession::connect(url, token).map_err(refused)?;
+        let failure = remote.failure();
+        Self::stream_feed(url.to_string(), Box::new(remote), Some(failure))
+    }
+
+    fn stream_feed(
+        name: String,
+        src: Box<dyn Read + Send>,
+        failure: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
+    ) -> Result<PaneFeed, RecordError> {
         let mut reader = SessionReader::from_reader(name.clone(), src, ReadOptions::default())?;
         let header = reader.header().clone();
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("stream-reader".into())
-            .spawn(move || loop {
-                match reader.next_event() {
-                    Ok(Some(ev)) => {
-                        if tx.send(ev).is_err() {
-                            return;
+            .spawn(move || {
+                let mut last_t = 0.0_f64;
+                loop {
+                    match reader.next_event() {
+                        Ok(Some(ev)) => {
+                            last_t = last_t.max(ev.t_s());
+                            if tx.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::error!("{name}: {e}");
+                            break;
                         }
                     }
-                    Ok(None) => return,
-                    Err(e) => {
-                        tracing::error!("{name}: {e}");
-                        return;
-                    }
+                }
+                let why = failure.and_then(|f| f.lock().ok()?.clone());
+                if let Some(text) = why {
+                    tracing::error!("{name}: {text}");
+                    let _ = tx.send(Event::Marker(crate::model::event::Marker {
+                        t_s: last_t,
+                        kind: crate::model::event::MarkerKind::Error,
+                        text,
+                        value: None,
+                    }));
                 }
             })
             .map_err(|e| RecordError {

@@ -42,6 +42,8 @@ pub struct RecordArgs {
     /// Overwrite the output file if it exists
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
 }
 
 pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -59,7 +61,16 @@ pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
         crate::record::writer::check_output(p, a.force)?;
     }
     let train = a.shape.apply(a.train.clone());
-    let result = record_one(&a.run, &train, output.clone(), !a.quiet, &stop)?;
+    let server = crate::serve::Server::start(&a.serve, &output)?;
+    if let Some(s) = &server {
+        crate::stdout::note(&format!(
+            "trainwatt: serving http://{}/metrics and /session",
+            s.addr()
+        ));
+    }
+    let observer = server.as_ref().map(|s| s.observer());
+    let result = record_observed(&a.run, &train, output.clone(), !a.quiet, &stop, observer)?;
+    drop(server);
     if let Output::File(p) = &output {
         crate::stdout::note(&format!("trainwatt: session written to {}", p.display()));
     }
@@ -90,7 +101,19 @@ pub fn record_one(
     progress: bool,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Option<RunStatus>> {
-    let (local, _) = LocalRun::start(run, train, output, false)?;
+    record_observed(run, train, output, progress, stop, None)
+}
+
+/// [`record_one`] with an observer of the recorder's fold (`--listen`).
+pub fn record_observed(
+    run: &RunArgs,
+    train: &TrainArgs,
+    output: Output,
+    progress: bool,
+    stop: &Arc<AtomicBool>,
+    observer: Option<crate::session::live::FoldObserver>,
+) -> anyhow::Result<Option<RunStatus>> {
+    let (local, _) = LocalRun::start_observed(run, train, output, false, observer)?;
     if let (true, Some(note)) = (progress, &local.trainer_note) {
         crate::stdout::note(&format!("trainwatt: trainer {note}"));
     }

@@ -69,7 +69,7 @@ fn parse_speed(s: &str) -> Result<f64, String> {
     trainwatt replay nano.jsonl server.jsonl --speed 8 --align progress --theme light\n\n\
 Keys: space pause, ←/→ seek 10 s (shift: 60 s), +/- speed, a alignment, c channels, t theme, ? help, q quit.")]
 pub struct ReplayArgs {
-    /// One or two session files (.jsonl or .jsonl.zst); two are shown side by side
+    /// One or two session files (.jsonl or .jsonl.zst), or http://HOST:PORT/session of a live `--listen`; two are shown side by side
     #[arg(required = true, num_args = 1..=2, value_name = "SESSION")]
     pub files: Vec<PathBuf>,
     /// Skip and count malformed lines instead of stopping at the first
@@ -84,11 +84,15 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let panes = a
         .files
         .iter()
-        .map(|f| PaneFeed::Replay {
-            path: f.clone(),
-            lenient: a.lenient,
+        .map(|f| match f.to_str().filter(|s| s.starts_with("http://")) {
+            // Another machine's `--listen`: its live session, as `watch --compare URL` shows it.
+            Some(url) => PaneFeed::from_url(url, None).context("replay"),
+            None => Ok(PaneFeed::Replay {
+                path: f.clone(),
+                lenient: a.lenient,
+            }),
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     app::run_terminal(panes, a.tui.options()).context("replay")?;
     Ok(ExitCode::SUCCESS)
 }

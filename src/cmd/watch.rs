@@ -19,7 +19,8 @@ pub const DEFAULT_RECORDING: &str = "default.jsonl";
   trainwatt watch                                   # ResNet18 on synthetic data here, beside the shipped recording
   trainwatt watch --batch-size 32 --compare server.jsonl
   trainwatt watch -- python train.py --epochs 10    # your own training command
-  ssh gpu-server trainwatt record --stdout | trainwatt watch --compare -")]
+  ssh gpu-server trainwatt record --stdout | trainwatt watch --compare -
+  trainwatt watch --compare http://gpu-server:9464/session   # the server runs: trainwatt record --listen 0.0.0.0:9464 -o s.jsonl")]
 pub struct WatchArgs {
     #[command(flatten)]
     pub run: RunArgs,
@@ -27,7 +28,7 @@ pub struct WatchArgs {
     pub shape: ShapeArgs,
     #[command(flatten)]
     pub train: TrainArgs,
-    /// Session shown beside the live pane; `-` reads a session streamed on standard input [default: recordings/default.jsonl]
+    /// Session shown beside the live pane; `-` reads a session streamed on standard input, http://HOST:PORT/session another machine's `--listen` [default: recordings/default.jsonl]
     #[arg(long, value_name = "FILE")]
     pub compare: Option<String>,
     /// Show the live pane alone
@@ -44,6 +45,11 @@ pub struct WatchArgs {
     /// Skip (and count) malformed lines in the compared session
     #[arg(long)]
     pub lenient: bool,
+    /// File holding the bearer token for `--compare http://…` (the remote's --listen-token-file)
+    #[arg(long, value_name = "FILE")]
+    pub compare_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
 }
 
 pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
@@ -54,6 +60,14 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(match a.compare.as_deref() {
             Some("-") => PaneFeed::from_stream("standard input".into(), Box::new(std::io::stdin()))?,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                let token = a
+                    .compare_token_file
+                    .as_deref()
+                    .map(crate::serve::read_token)
+                    .transpose()?;
+                PaneFeed::from_url(url, token)?
+            }
             Some(p) => replay_feed(Path::new(p), a.lenient)?,
             None => match default_recording() {
                 Some(p) => replay_feed(&p, a.lenient)?,
@@ -75,7 +89,9 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         Output::File(a.output.clone().unwrap_or_else(default_session_path))
     };
     let train = a.shape.apply(a.train.clone());
-    let (local, rx) = LocalRun::start(&a.run, &train, output.clone(), true)?;
+    let server = crate::serve::Server::start(&a.serve, &output)?;
+    let observer = server.as_ref().map(|s| s.observer());
+    let (local, rx) = LocalRun::start_observed(&a.run, &train, output.clone(), true, observer)?;
     let mut panes = vec![PaneFeed::Live {
         header: local.header.clone(),
         rx: rx.expect("forwarding requested"),
@@ -85,6 +101,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     // The user quit (or the terminal went away): stop training, close the file.
     local.cancel();
     let result = local.wait();
+    drop(server);
     ui?;
     let result = result?;
     if let Output::File(p) = &output {

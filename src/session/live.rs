@@ -35,6 +35,11 @@ pub enum Output {
 /// read it; the tee holds the lock only to fold one event.
 pub type SharedFold = Arc<Mutex<SessionFold>>;
 
+/// Called on the tee thread after each event has been written and folded
+/// (the closing line after the file is finished): the HTTP server's
+/// snapshot of the figures.
+pub type FoldObserver = Box<dyn FnMut(&SessionFold, &Event) + Send>;
+
 pub struct LiveSession {
     pub header: Header,
     pub origin: Instant,
@@ -52,11 +57,11 @@ impl LiveSession {
     pub fn start(
         header: Header,
         origin: Instant,
-        tx: Sender<Event>,
-        rx: Receiver<Event>,
+        (tx, rx): (Sender<Event>, Receiver<Event>),
         output: Output,
         forward_to_ui: bool,
         on_failure: Option<RunSignals>,
+        observer: Option<FoldObserver>,
     ) -> io::Result<(LiveSession, Option<Receiver<Event>>)> {
         let writer = match &output {
             Output::File(p) => Some(SessionWriter::create(p, &header)?),
@@ -74,7 +79,7 @@ impl LiveSession {
         let tee = std::thread::Builder::new()
             .name("session-tee".into())
             .spawn(move || {
-                let r = tee_loop(rx, writer, ui_tx, shared);
+                let r = tee_loop(rx, writer, ui_tx, shared, observer);
                 // The recorder stopped on its own (a full disk, a closed
                 // pipe): stop the run rather than train on, unrecorded.
                 if let (Err(e), Some(s)) = (&r, &on_failure) {
@@ -132,6 +137,7 @@ fn tee_loop(
     mut writer: Option<SessionWriter>,
     ui: Option<Sender<Event>>,
     shared: SharedFold,
+    mut observer: Option<FoldObserver>,
 ) -> io::Result<SessionEnd> {
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     loop {
@@ -163,10 +169,13 @@ fn tee_loop(
             }
             Event::End(end) => {
                 let end = closing(&fold, end.t_s, std::mem::take(&mut end.sources));
-                drop(fold);
                 if let Some(w) = writer.take() {
                     w.finish(Some(&end))?;
                 }
+                if let Some(obs) = observer.as_mut() {
+                    obs(&fold, &Event::End(end.clone()));
+                }
+                drop(fold);
                 if let Some(ui) = &ui {
                     let _ = ui.send(Event::End(end.clone()));
                 }
@@ -177,6 +186,9 @@ fn tee_loop(
         drop(fold);
         if let Some(w) = writer.as_mut() {
             w.write_event(&ev)?;
+        }
+        if let Some(obs) = observer.as_mut() {
+            obs(&lock(), &ev);
         }
         if let Some(ui) = &ui {
             // The UI may have quit already; the recording goes on.
@@ -219,10 +231,10 @@ mod tests {
         let (s, ui) = LiveSession::start(
             header,
             Instant::now(),
-            tx,
-            rx,
+            (tx, rx),
             Output::File(path.clone()),
             true,
+            None,
             None,
         )
         .unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::live::{LiveSession, Output};
+use super::live::{FoldObserver, LiveSession, Output};
 use super::signal::RunSignals;
 pub use crate::duration::parse_duration;
 use crate::model::event::{Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainEvent};
@@ -79,6 +79,17 @@ impl LocalRun {
         output: Output,
         forward_to_ui: bool,
     ) -> anyhow::Result<(LocalRun, Option<Receiver<Event>>)> {
+        Self::start_observed(args, train, output, forward_to_ui, None)
+    }
+
+    /// [`LocalRun::start`] with an observer of the recorder's fold (the HTTP server).
+    pub fn start_observed(
+        args: &RunArgs,
+        train: &TrainArgs,
+        output: Output,
+        forward_to_ui: bool,
+        observer: Option<FoldObserver>,
+    ) -> anyhow::Result<(LocalRun, Option<Receiver<Event>>)> {
         let log = args.child_log.clone().or_else(|| match &output {
             Output::File(p) => Some(p.with_extension("log")),
             _ => None,
@@ -111,11 +122,11 @@ impl LocalRun {
         let (session, ui_rx) = LiveSession::start(
             header.clone(),
             origin,
-            tx,
-            rx,
+            (tx, rx),
             output.clone(),
             forward_to_ui,
             Some(signals.clone()),
+            observer,
         )
         .with_context(|| format!("cannot start recording to {}", describe(&output)))?;
         let fold = session.fold.clone();
