@@ -1,5 +1,6 @@
 //! Drawing. `render` is pure: it reads the state and draws; it allocates
-//! nothing proportional to history (sparklines read a fixed ring).
+//! nothing proportional to history (charts read bounded, downsampled
+//! stores into buffers of at most the chart's width).
 //!
 //! ```text
 //! ┌ Jetson Nano · nano-01 · board input ─ REPLAY ▶ 1× ┐┌ host · CPU package (estimate) ─── LIVE ┐
@@ -21,12 +22,15 @@
 //!  ▶ 1× 0:12:03 / 6:00:00 │ align: time │ theme: dark                              ? help  q quit
 //! ```
 //! Side by side from 120 columns, stacked below, a message under 40×12.
+pub mod channels;
+pub mod chart;
 pub mod comparison;
 pub mod format;
 pub mod help;
 pub mod layout;
 pub mod pane;
 pub mod status;
+pub mod study;
 pub mod theme;
 
 use ratatui::buffer::Buffer;
@@ -49,12 +53,15 @@ pub fn render_buffer(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme)
         return;
     }
     buf.set_style(area, theme.base);
-    let Some(r) = layout::regions(area, state.panes.len()) else {
+    let Some(r) = layout::regions(area, state.panes.len(), state.show_study) else {
         too_small(buf, area, theme);
         return;
     };
     for k in 0..r.n_panes.min(state.panes.len()) {
         pane::render(buf, r.panes[k], k, state, theme);
+    }
+    if let Some(st) = r.study {
+        study::render(buf, st, state, theme);
     }
     if let Some(strip) = r.strip {
         comparison::render(buf, strip, state, theme);
