@@ -126,7 +126,13 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
     let chart_h = area.height.saturating_sub(text_h);
     let mut y = area.y;
     if chart_h >= 5 && !p.total_series().is_empty() {
-        lines_chart(buf, Rect::new(area.x, y, area.width, chart_h), k, state, theme);
+        lines_chart(
+            buf,
+            Rect::new(area.x, y, area.width, chart_h),
+            k,
+            state,
+            theme,
+        );
         y += chart_h;
     }
     for &i in &rows {
@@ -137,7 +143,13 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
         y += 1;
     }
     if rows.is_empty() && y < area.bottom() {
-        buf.set_stringn(area.x, y, "no power channels", area.width as usize, theme.label);
+        buf.set_stringn(
+            area.x,
+            y,
+            "no power channels",
+            area.width as usize,
+            theme.label,
+        );
         y += 1;
     }
     for m in &metrics {
@@ -219,7 +231,15 @@ fn lines_chart(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &Th
             None => "total".to_string(),
             Some(i) => p.channels()[i].name.clone(),
         };
-        chart::push_series(&mut sets, s, n, p.gap_s(), Some(name), palette(theme, idx), None);
+        chart::push_series(
+            &mut sets,
+            s,
+            n,
+            p.gap_s(),
+            Some(name),
+            palette(theme, idx),
+            None,
+        );
     }
     let (y0, y1) = if state.power_zoom && lo.is_finite() {
         let pad = ((hi - lo) * 0.05).max(0.01);
@@ -234,8 +254,17 @@ fn lines_chart(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &Th
     };
     Chart::new(sets)
         .style(theme.base)
-        .x_axis(chart::time_axis(span, state.window.label().to_string(), theme))
-        .y_axis(chart::value_axis(y0, y1, title.into(), watts, theme))
+        .x_axis(chart::time_axis(
+            span,
+            state.window.label().to_string(),
+            theme,
+        ))
+        .y_axis(chart::value_axis(
+            (y0, y1),
+            title.into(),
+            ("0 W", watts),
+            theme,
+        ))
         .legend_position(chart::legend())
         .hidden_legend_constraints((
             ratatui::layout::Constraint::Percentage(60),

@@ -63,7 +63,11 @@ pub fn columns_for(width: u16) -> usize {
 }
 
 /// (lowest min, highest max) of the readings in the span.
-pub fn data_range(series: &PowerSeries, span: (f64, f64), cols: &mut [Bucket]) -> Option<(f64, f64)> {
+pub fn data_range(
+    series: &PowerSeries,
+    span: (f64, f64),
+    cols: &mut [Bucket],
+) -> Option<(f64, f64)> {
     series.columns(span.0, span.1, cols);
     let mut r: Option<(f64, f64)> = None;
     for b in cols.iter().filter(|b| b.n > 0) {
@@ -111,7 +115,12 @@ pub fn power_bounds(state: &State, k: usize, scratch: &mut Scratch) -> Option<(f
 /// Points of one series over `span` into the scratch buffers; returns
 /// (number of mean points, number of band points). Segments are found by
 /// [`segments`].
-pub fn fill_points(series: &PowerSeries, span: (f64, f64), n: usize, s: &mut Scratch) -> (usize, usize) {
+pub fn fill_points(
+    series: &PowerSeries,
+    span: (f64, f64),
+    n: usize,
+    s: &mut Scratch,
+) -> (usize, usize) {
     let n = n.min(MAX_COLS);
     series.columns(span.0, span.1, &mut s.cols[..n]);
     let (mut m, mut b) = (0, 0);
@@ -154,21 +163,32 @@ pub fn time_axis<'a>(span: (f64, f64), title: String, theme: &Theme) -> Axis<'a>
         .title(Span::styled(title, theme.label))
         .bounds([span.0, span.1])
         .style(theme.border)
-        .labels([span.0, mid, span.1].map(|t| Span::styled(duration(t), theme.label)))
+        .labels(
+            [span.0, mid, span.1].map(|t| Span::styled(zero_or(t, "0 s", duration), theme.label)),
+        )
 }
 
+/// An axis label: a plain "0 W" at zero, not "0.00 W".
+pub fn zero_or(v: f64, zero: &'static str, fmt: fn(f64) -> String) -> String {
+    if v == 0.0 {
+        zero.to_string()
+    } else {
+        fmt(v)
+    }
+}
+
+/// A value axis; `zero` is its label at 0 ("0 W").
 pub fn value_axis<'a>(
-    lo: f64,
-    hi: f64,
+    (lo, hi): (f64, f64),
     title: String,
-    fmt: fn(f64) -> String,
+    (zero, fmt): (&'static str, fn(f64) -> String),
     theme: &Theme,
 ) -> Axis<'a> {
     Axis::default()
         .title(Span::styled(title, theme.label))
         .bounds([lo, hi])
         .style(theme.border)
-        .labels([lo, 0.5 * (lo + hi), hi].map(|v| Span::styled(fmt(v), theme.label)))
+        .labels([lo, 0.5 * (lo + hi), hi].map(|v| Span::styled(zero_or(v, zero, fmt), theme.label)))
 }
 
 /// One series as datasets (a band of min..max under a mean line), one
@@ -232,14 +252,17 @@ pub fn power_chart(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme:
     Chart::new(sets)
         .style(theme.base)
         .x_axis(time_axis(span, state.window.label().to_string(), theme))
-        .y_axis(value_axis(lo, hi, title, watts, theme))
+        .y_axis(value_axis((lo, hi), title, ("0 W", watts), theme))
         .legend_position(None)
         .render(area, buf);
 }
 
 /// The power axis title: says when it is zoomed or shared.
 pub fn power_title(state: &State) -> String {
-    match (state.power_zoom, state.shared_scale && state.panes.len() > 1) {
+    match (
+        state.power_zoom,
+        state.shared_scale && state.panes.len() > 1,
+    ) {
         (false, false) => "W from 0".into(),
         (true, false) => "W zoomed (z)".into(),
         (false, true) => "W from 0, shared".into(),

@@ -8,10 +8,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
+use super::chart;
 use super::format::{
     duration, joules, joules_opt, percent, speed, watt_hours, watt_hours_opt, watts, watts_opt,
 };
-use super::chart;
 use super::theme::Theme;
 use crate::app::state::{PaneStatus, PaneView, State};
 use crate::model::sample::Unit;

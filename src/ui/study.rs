@@ -13,13 +13,12 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Widget};
 
-use super::chart::{legend, nice_ceil, value_axis};
+use super::chart::{legend, nice_ceil, value_axis, zero_or};
 use super::format::{duration, joules};
-use super::pane::device_name;
 use super::theme::Theme;
 use crate::app::state::{PaneView, State};
 use crate::model::fold::SessionFold;
-use crate::model::series::{TRAIL_POINTS, Trail};
+use crate::model::series::{Trail, TRAIL_POINTS};
 
 /// Points of one session's curves: (x, energy) and (x, time), plus the
 /// projection at completion.
@@ -83,7 +82,11 @@ fn time_curves(p: &SessionFold) -> Curves {
 }
 
 fn session_style(theme: &Theme, k: usize) -> Style {
-    if k == 0 { theme.power } else { theme.key }
+    if k == 0 {
+        theme.power
+    } else {
+        theme.key
+    }
 }
 
 pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
@@ -125,24 +128,20 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
         let lw = inner.width * 3 / 5;
         (
             Rect::new(inner.x, inner.y, lw, inner.height),
-            Some(Rect::new(inner.x + lw, inner.y, inner.width - lw, inner.height)),
+            Some(Rect::new(
+                inner.x + lw + 1,
+                inner.y,
+                inner.width - lw - 1,
+                inner.height,
+            )),
         )
     } else {
         (inner, None)
     };
-    let names: Vec<String> = views.iter().map(|v| device_label(v)).collect();
+    let names: Vec<String> = views.iter().map(|v| v.name.clone()).collect();
     energy_chart(buf, left, &curves, &names, by_progress, theme);
     if let Some(r) = right {
         time_chart(buf, r, &curves, &names, theme);
-    }
-}
-
-fn device_label(v: &PaneView) -> String {
-    let d = device_name(v);
-    if d == v.name {
-        d.to_string()
-    } else {
-        format!("{} ({d})", v.name)
     }
 }
 
@@ -160,7 +159,7 @@ fn line<'a>(data: &'a [(f64, f64)], style: Style, name: Option<String>) -> Datas
 
 fn percent_axis<'a>(theme: &Theme) -> Axis<'a> {
     Axis::default()
-        .title(Span::styled("% of the run", theme.label))
+        .title(Span::styled("% of run", theme.label))
         .bounds([0.0, 100.0])
         .style(theme.border)
         .labels(["0%", "50%", "100%"].map(|s| Span::styled(s, theme.label)))
@@ -204,13 +203,25 @@ fn energy_chart(
             .title(Span::styled("elapsed", theme.label))
             .bounds([0.0, x_hi])
             .style(theme.border)
-            .labels([0.0, x_hi / 2.0, x_hi].map(|t| Span::styled(duration(t), theme.label)))
+            .labels(
+                [0.0, x_hi / 2.0, x_hi]
+                    .map(|t| Span::styled(zero_or(t, "0 s", duration), theme.label)),
+            )
     };
-    let what = if by_progress { "training energy" } else { "energy" };
+    let what = if by_progress {
+        "training energy"
+    } else {
+        "energy"
+    };
     Chart::new(sets)
         .style(theme.base)
         .x_axis(x_axis)
-        .y_axis(value_axis(0.0, nice_ceil(top), what.into(), joules, theme))
+        .y_axis(value_axis(
+            (0.0, nice_ceil(top)),
+            what.into(),
+            ("0 J", joules),
+            theme,
+        ))
         .legend_position(legend())
         .hidden_legend_constraints((
             ratatui::layout::Constraint::Percentage(60),
@@ -235,7 +246,12 @@ fn time_chart(buf: &mut Buffer, area: Rect, curves: &[Curves], names: &[String],
     Chart::new(sets)
         .style(theme.base)
         .x_axis(percent_axis(theme))
-        .y_axis(value_axis(0.0, nice_ceil(top), "training time".into(), duration, theme))
+        .y_axis(value_axis(
+            (0.0, nice_ceil(top)),
+            "training time".into(),
+            ("0 s", duration),
+            theme,
+        ))
         .legend_position(None)
         .render(area, buf);
 }
