@@ -417,7 +417,7 @@ fn shared_scale_4w_against_200w() {
     let t = text(&buf);
     assert!(t.contains("W from 0, shared"), "{t}");
     // Both panes' power axes end at the same round number above 200 W.
-    assert_eq!(t.matches("250 W │").count(), 2, "{t}");
+    assert_eq!(t.matches("500 W│").count(), 2, "{t}");
     snap_text_and_styles("shared_scale", &s);
     // Zoomed: the axis says so.
     let mut z = s.clone();
