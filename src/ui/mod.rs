@@ -31,6 +31,7 @@ pub mod layout;
 pub mod pane;
 pub mod status;
 pub mod study;
+pub mod svg;
 pub mod theme;
 
 use ratatui::buffer::Buffer;

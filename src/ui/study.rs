@@ -11,9 +11,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Widget};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, LegendPosition, Widget};
 
-use super::chart::{legend, nice_ceil, value_axis, zero_or};
+use super::chart::{nice_ceil, value_axis, zero_or};
 use super::format::{duration, joules};
 use super::theme::Theme;
 use crate::app::state::{PaneView, State};
@@ -159,7 +159,6 @@ fn line<'a>(data: &'a [(f64, f64)], style: Style, name: Option<String>) -> Datas
 
 fn percent_axis<'a>(theme: &Theme) -> Axis<'a> {
     Axis::default()
-        .title(Span::styled("% of run", theme.label))
         .bounds([0.0, 100.0])
         .style(theme.border)
         .labels(["0%", "50%", "100%"].map(|s| Span::styled(s, theme.label)))
@@ -222,7 +221,7 @@ fn energy_chart(
             ("0 J", joules),
             theme,
         ))
-        .legend_position(legend())
+        .legend_position(Some(LegendPosition::TopLeft))
         .hidden_legend_constraints((
             ratatui::layout::Constraint::Percentage(60),
             ratatui::layout::Constraint::Percentage(70),
