@@ -277,7 +277,8 @@ impl PowerSeries {
     pub fn columns(&self, t_lo: f64, t_hi: f64, out: &mut [Bucket]) {
         out.fill(Bucket::EMPTY);
         let n = out.len();
-        if n == 0 || !(t_hi > t_lo) || self.is_empty() {
+        if n == 0 || t_hi.partial_cmp(&t_lo) != Some(std::cmp::Ordering::Greater) || self.is_empty()
+        {
             return;
         }
         let col_w = (t_hi - t_lo) / n as f64;

@@ -78,7 +78,7 @@ pub fn data_range(
 
 /// A round number at or above `v`: 1, 2, 2.5, 5 × 10^k.
 pub fn nice_ceil(v: f64) -> f64 {
-    if !(v > 0.0) || !v.is_finite() {
+    if v.is_nan() || v <= 0.0 || !v.is_finite() {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
