@@ -536,3 +536,23 @@ fn time_window_cycles_on_the_axis() {
     update(&mut s, Msg::Key(Action::NextWindow));
     insta::assert_snapshot!("window_1min_120x40", text(&draw(&s, &theme, 120, 40)));
 }
+
+/// An imported log without a board name: the title names the file, never
+/// "unknown (imported)".
+#[test]
+fn imported_log_title_falls_back_to_the_file_name() {
+    let (mut h, e) = session(&Spec::nano());
+    h.host = "unknown (imported)".into();
+    h.device.model = None;
+    h.label = None;
+    let s = build(
+        vec![local_until(30.0), Feed::Replay("orin-tegrastats", h, e)],
+        Alignment::Time,
+        30.0,
+        &[],
+    );
+    let t = text(&draw(&s, &Theme::builtin("dark").unwrap(), 120, 40));
+    let title = t.lines().next().unwrap();
+    assert!(title.contains("orin-tegrastats"), "{title}");
+    assert!(!t.contains("unknown"), "{t}");
+}
