@@ -246,3 +246,60 @@ fn a_vanished_terminal_ends_the_program() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The chart keys in the real binary: `w` (time window), `z` (zoom), `s`
+/// (shared scale), `e` (the study's picture), two replayed sessions.
+#[test]
+fn chart_keys_in_tmux() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipping: tmux is not installed");
+        assert!(
+            std::env::var("TRAINWATT_REQUIRE_ALL").as_deref() != Ok("1"),
+            "TRAINWATT_REQUIRE_ALL=1 but tmux is not installed"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nano = dir.path().join("nano.jsonl");
+    let (h, evs) = session(&Spec::nano());
+    support::write(&nano, &h, &evs);
+    let server = dir.path().join("server.jsonl");
+    let (h, evs) = session(&Spec::server());
+    support::write(&server, &h, &evs);
+    let t = Tmux {
+        socket: format!("trainwatt-keys-{}", std::process::id()),
+    };
+    t.cmd(&["new-session", "-d", "-s", "tw", "-x", "120", "-y", "40"]);
+    let cmd = format!(
+        "'{}' replay '{}' '{}'",
+        env!("CARGO_BIN_EXE_trainwatt"),
+        nano.display(),
+        server.display()
+    );
+    t.cmd(&["respawn-pane", "-k", "-t", "tw", &cmd]);
+    t.wait_for("the chart", |s| {
+        s.contains("whole run") && s.contains("W from 0")
+    });
+    // Some training progress first.
+    t.wait_for("5 s of replay", |s| clock_s(s).is_some_and(|c| c >= 5));
+    t.keys(&["w"]);
+    t.wait_for("the 1 min window", |s| s.contains("last 1 min"));
+    t.keys(&["w", "w", "w"]);
+    t.wait_for("back to the whole run", |s| s.contains("whole run"));
+    t.keys(&["z"]);
+    t.wait_for("zoomed axis", |s| s.contains("W zoomed (z)"));
+    t.keys(&["z", "s"]);
+    t.wait_for("shared scale", |s| {
+        s.matches("W from 0, shared").count() == 2
+    });
+    t.keys(&["e"]);
+    t.wait_for("the study's picture", |s| {
+        s.contains("energy and time against training progress")
+    });
+    t.keys(&["e", "?"]);
+    t.wait_for("the keys in help", |s| {
+        s.contains("both panes on one power scale")
+            && s.contains("energy and time against progress")
+    });
+    t.keys(&["Escape", "q"]);
+}

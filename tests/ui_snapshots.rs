@@ -339,3 +339,223 @@ fn event_loop_drives_live_and_replay_panes() {
     assert!(stats.frames >= 40 && stats.frames <= 50 * 3, "{stats:?}");
     insta::assert_snapshot!("event_loop_120x40", text(terminal.backend().buffer()));
 }
+
+fn snap_text_and_styles(name: &str, state: &State) {
+    let theme = Theme::builtin("dark").unwrap();
+    for (w, h) in SIZES {
+        let buf = draw(state, &theme, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text(&buf));
+        insta::assert_snapshot!(format!("{name}_{w}x{h}_styles"), style_digest(&buf));
+    }
+}
+
+/// A Jetson-like session with the device metrics tegrastats records.
+fn nano_with_metrics() -> (Header, Vec<Event>) {
+    use trainwatt::model::sample::{Channel, Unit};
+    let (mut h, evs) = session(&Spec::nano());
+    for (name, unit) in [
+        ("gpu_load", Unit::Percent),
+        ("gpu_freq", Unit::MHz),
+        ("cpu_load", Unit::Percent),
+        ("cpu0_load", Unit::Percent),
+        ("ram_used", Unit::MiB),
+        ("temp_GPU", Unit::C),
+        ("temp_CPU", Unit::C),
+    ] {
+        h.channels.push(Channel::metric(name, unit, "tegrastats"));
+    }
+    let evs = evs
+        .into_iter()
+        .map(|e| match e {
+            Event::Sample(mut s) => {
+                let t = s.t_s;
+                s.values.extend([
+                    Some(60.0 + (t * 0.3).sin() * 30.0),
+                    Some(921.6),
+                    Some(35.0),
+                    Some(40.0),
+                    Some(2100.0),
+                    Some(41.5 + t / 100.0),
+                    Some(39.0),
+                ]);
+                Event::Sample(s)
+            }
+            e => e,
+        })
+        .collect();
+    (h, evs)
+}
+
+/// The channel view: the total and its parts as lines with a legend, the
+/// channel rows, then the device metrics.
+#[test]
+fn channel_view_with_metrics() {
+    let (h, e) = nano_with_metrics();
+    let s = build(
+        vec![Feed::Live(h, e), server()],
+        Alignment::Time,
+        1000.0,
+        &[Action::ToggleChannels],
+    );
+    let buf = draw(&s, &Theme::builtin("dark").unwrap(), 200, 50);
+    let t = text(&buf);
+    assert!(t.contains("gpu_load"), "{t}");
+    assert!(t.contains("hottest temp_GPU"), "{t}");
+    assert!(!t.contains("cpu0_load"), "{t}");
+    assert!(t.contains("POM_5V_GPU"), "{t}");
+    snap_text_and_styles("channel_metrics", &s);
+}
+
+/// 4 W against 200 W on the shared scale: the small one looks small.
+#[test]
+fn shared_scale_4w_against_200w() {
+    let s = build(
+        vec![nano(), server()],
+        Alignment::Time,
+        60.0,
+        &[Action::TogglePause, Action::ToggleSharedScale],
+    );
+    assert!(s.shared_scale);
+    let buf = draw(&s, &Theme::builtin("dark").unwrap(), 200, 50);
+    let t = text(&buf);
+    assert!(t.contains("W from 0, shared"), "{t}");
+    // Both panes' power axes end at the same round number above 200 W.
+    assert_eq!(t.matches("500 W│").count(), 2, "{t}");
+    snap_text_and_styles("shared_scale", &s);
+    // Zoomed: the axis says so.
+    let mut z = s.clone();
+    update(&mut z, Msg::Key(Action::TogglePowerZoom));
+    let t = text(&draw(&z, &Theme::builtin("dark").unwrap(), 120, 40));
+    assert!(t.contains("W zoomed, shared"), "{t}");
+    insta::assert_snapshot!("shared_zoomed_120x40", t);
+}
+
+/// A sensor gap is a break in the line, never a drop to 0 W.
+#[test]
+fn gap_is_a_gap_in_the_chart() {
+    let (h, e) = session(&Spec {
+        gap: Some((20.0, 50.0)),
+        end: None,
+        until_s: 80.0,
+        ..Spec::nano()
+    });
+    let s = build(vec![Feed::Live(h, e)], Alignment::Time, 80.0, &[]);
+    let theme = Theme::builtin("dark").unwrap();
+    let buf = draw(&s, &theme, 120, 40);
+    // Find the chart's columns: the gap's columns hold no line at all,
+    // including on the bottom row (no line to 0 W).
+    let t = text(&buf);
+    let rows: Vec<&str> = t.lines().collect();
+    let axis_row = rows
+        .iter()
+        .position(|r| r.contains('└') && r.starts_with('│'))
+        .unwrap();
+    let axis_col = rows[axis_row].chars().position(|c| c == '└').unwrap();
+    let plot_w = 120 - 2 - axis_col - 1;
+    let col_of = |sec: f64| axis_col + 1 + (sec / 80.0 * plot_w as f64) as usize;
+    let empty_col = |c: usize| {
+        rows[1..axis_row].iter().all(|r| {
+            r.chars()
+                .nth(c)
+                .is_none_or(|ch| !('\u{2801}'..='\u{28ff}').contains(&ch))
+        })
+    };
+    for sec in [25.0, 35.0, 45.0] {
+        assert!(
+            empty_col(col_of(sec)),
+            "a line inside the gap at {sec} s:\n{t}"
+        );
+    }
+    assert!(!empty_col(col_of(10.0)), "no line before the gap:\n{t}");
+    assert!(!empty_col(col_of(60.0)), "no line after the gap:\n{t}");
+    snap_text_and_styles("gap_chart", &s);
+}
+
+fn power_only(spec: Spec) -> (Header, Vec<Event>) {
+    let (mut h, e) = session(&spec);
+    h.train = None;
+    let e = e
+        .into_iter()
+        .filter(|e| !matches!(e, Event::Train(_)))
+        .collect();
+    (h, e)
+}
+
+/// The study's picture: energy and time against progress, both sessions.
+#[test]
+fn study_picture() {
+    let s = build(
+        vec![local_until(100.0), server()],
+        Alignment::Progress,
+        100.0,
+        &[Action::ToggleStudy],
+    );
+    let t = text(&draw(&s, &Theme::builtin("dark").unwrap(), 120, 40));
+    assert!(
+        t.contains("energy and time against training progress"),
+        "{t}"
+    );
+    assert!(t.contains("projected"), "{t}");
+    snap_text_and_styles("study", &s);
+}
+
+/// Without progress on one side the energy chart runs on elapsed time and
+/// says so.
+#[test]
+fn study_power_only_uses_elapsed_time() {
+    let (h, e) = power_only(Spec {
+        until_s: 100.0,
+        ..Spec::local()
+    });
+    let s = build(
+        vec![Feed::Live(h, e), server()],
+        Alignment::Time,
+        100.0,
+        &[Action::ToggleStudy],
+    );
+    let t = text(&draw(&s, &Theme::builtin("dark").unwrap(), 120, 40));
+    assert!(
+        t.contains("energy against elapsed time: no training progress in local"),
+        "{t}"
+    );
+    snap_text_and_styles("study_power_only", &s);
+}
+
+/// Time windows: `w` cycles and the axis names the window.
+#[test]
+fn time_window_cycles_on_the_axis() {
+    let mut s = build(
+        vec![local_until(100.0), nano()],
+        Alignment::Time,
+        100.0,
+        &[],
+    );
+    let theme = Theme::builtin("dark").unwrap();
+    for label in ["last 1 min", "last 10 min", "last 1 h", "whole run"] {
+        update(&mut s, Msg::Key(Action::NextWindow));
+        let t = text(&draw(&s, &theme, 120, 40));
+        assert!(t.contains(label), "{label}:\n{t}");
+    }
+    update(&mut s, Msg::Key(Action::NextWindow));
+    insta::assert_snapshot!("window_1min_120x40", text(&draw(&s, &theme, 120, 40)));
+}
+
+/// An imported log without a board name: the title names the file, never
+/// "unknown (imported)".
+#[test]
+fn imported_log_title_falls_back_to_the_file_name() {
+    let (mut h, e) = session(&Spec::nano());
+    h.host = "unknown (imported)".into();
+    h.device.model = None;
+    h.label = None;
+    let s = build(
+        vec![local_until(30.0), Feed::Replay("orin-tegrastats", h, e)],
+        Alignment::Time,
+        30.0,
+        &[],
+    );
+    let t = text(&draw(&s, &Theme::builtin("dark").unwrap(), 120, 40));
+    let title = t.lines().next().unwrap();
+    assert!(title.contains("orin-tegrastats"), "{title}");
+    assert!(!t.contains("unknown"), "{t}");
+}

@@ -104,14 +104,20 @@ impl Comparison {
     pub fn sentence(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         if let Some(r) = self.time_ratio() {
-            parts.push(if r >= 1.0 {
+            parts.push(if same(r) {
+                "same time".to_string()
+            } else if r >= 1.0 {
                 format!("{} slower", times(r))
             } else {
                 format!("{} faster", times(1.0 / r))
             });
         }
         if let Some(r) = self.energy_ratio() {
-            parts.push(format!("{} the energy", times(r)));
+            parts.push(if same(r) {
+                "same energy".to_string()
+            } else {
+                format!("{} the energy", times(r))
+            });
         }
         if parts.is_empty() {
             return format!(
@@ -132,6 +138,12 @@ impl Comparison {
             self.b_name
         )
     }
+}
+
+/// Within 5% either way (what "1.0× slower" or "1.0× faster" would
+/// show): the words say "same time", "same energy".
+pub fn same(r: f64) -> bool {
+    r > 1.0 / 1.05 && r < 1.05
 }
 
 /// A ratio for reading: "31×", "2.4×", "0.52×".
@@ -244,5 +256,17 @@ mod tests {
         );
         assert_eq!(c.power_ratio().map(|r| (r * 1000.0).round()), Some(17.0));
         assert_eq!(c.a.joules_per_image(), Some(0.52));
+        let mut eq = c.clone();
+        eq.a.elapsed_s = 102.0;
+        eq.a.joules = Some(98.0);
+        assert_eq!(
+            eq.sentence(),
+            "local: same time, same energy so far vs gpu-server"
+        );
+        eq.a.elapsed_s = 106.0;
+        assert_eq!(
+            eq.sentence(),
+            "local: 1.1× slower, same energy so far vs gpu-server"
+        );
     }
 }

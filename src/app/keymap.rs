@@ -25,6 +25,10 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('a') => Action::ToggleAlign,
         KeyCode::Char('c') => Action::ToggleChannels,
         KeyCode::Char('t') => Action::NextTheme,
+        KeyCode::Char('z') => Action::TogglePowerZoom,
+        KeyCode::Char('s') => Action::ToggleSharedScale,
+        KeyCode::Char('w') => Action::NextWindow,
+        KeyCode::Char('e') => Action::ToggleStudy,
         KeyCode::Char('?') | KeyCode::Char('h') | KeyCode::F(1) => Action::ToggleHelp,
         KeyCode::Esc => Action::CloseOverlay,
         _ => return None,
@@ -60,6 +64,22 @@ mod tests {
         assert_eq!(
             k(KeyCode::Char(' '), KeyModifiers::NONE),
             Some(Action::TogglePause)
+        );
+        assert_eq!(
+            k(KeyCode::Char('z'), KeyModifiers::NONE),
+            Some(Action::TogglePowerZoom)
+        );
+        assert_eq!(
+            k(KeyCode::Char('s'), KeyModifiers::NONE),
+            Some(Action::ToggleSharedScale)
+        );
+        assert_eq!(
+            k(KeyCode::Char('w'), KeyModifiers::NONE),
+            Some(Action::NextWindow)
+        );
+        assert_eq!(
+            k(KeyCode::Char('e'), KeyModifiers::NONE),
+            Some(Action::ToggleStudy)
         );
         assert_eq!(k(KeyCode::Char('x'), KeyModifiers::NONE), None);
     }

@@ -13,6 +13,14 @@ pub enum Action {
     Slower,
     ToggleAlign,
     ToggleChannels,
+    /// `z`: the power axis from 0 W, or zoomed to the data's range.
+    TogglePowerZoom,
+    /// `s`: both panes on one power scale.
+    ToggleSharedScale,
+    /// `w`: the next time window (1 min, 10 min, 1 h, whole run).
+    NextWindow,
+    /// `e`: the study's picture (energy and time against progress) full screen.
+    ToggleStudy,
     NextTheme,
     ToggleHelp,
     /// Escape: close the help overlay.

@@ -70,6 +70,47 @@ impl Alignment {
     }
 }
 
+/// How much history the power charts show (`w` cycles).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimeWindow {
+    OneMinute,
+    TenMinutes,
+    OneHour,
+    /// From the session's start to now.
+    #[default]
+    WholeRun,
+}
+
+impl TimeWindow {
+    pub fn next(self) -> Self {
+        match self {
+            TimeWindow::OneMinute => TimeWindow::TenMinutes,
+            TimeWindow::TenMinutes => TimeWindow::OneHour,
+            TimeWindow::OneHour => TimeWindow::WholeRun,
+            TimeWindow::WholeRun => TimeWindow::OneMinute,
+        }
+    }
+
+    /// Length in seconds; None for the whole run.
+    pub fn seconds(self) -> Option<f64> {
+        match self {
+            TimeWindow::OneMinute => Some(60.0),
+            TimeWindow::TenMinutes => Some(600.0),
+            TimeWindow::OneHour => Some(3600.0),
+            TimeWindow::WholeRun => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeWindow::OneMinute => "last 1 min",
+            TimeWindow::TenMinutes => "last 10 min",
+            TimeWindow::OneHour => "last 1 h",
+            TimeWindow::WholeRun => "whole run",
+        }
+    }
+}
+
 /// One pane: its folded session plus what the app knows about its feed.
 #[derive(Clone, Debug)]
 pub struct PaneView {
@@ -136,6 +177,13 @@ pub struct State {
     pub theme_count: usize,
     pub show_help: bool,
     pub show_channels: bool,
+    /// The power axis fits the data instead of starting at 0 W.
+    pub power_zoom: bool,
+    /// Both panes' power charts on one scale.
+    pub shared_scale: bool,
+    pub window: TimeWindow,
+    /// The study's picture in place of the panes.
+    pub show_study: bool,
     pub width: u16,
     pub height: u16,
     /// The latest `Tick`.
@@ -168,6 +216,10 @@ impl State {
             theme_count: theme_count.max(1),
             show_help: false,
             show_channels: false,
+            power_zoom: false,
+            shared_scale: false,
+            window: TimeWindow::default(),
+            show_study: false,
             width: 0,
             height: 0,
             now_s,
@@ -285,6 +337,10 @@ fn key(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::ToggleChannels => state.show_channels = !state.show_channels,
+        Action::TogglePowerZoom => state.power_zoom = !state.power_zoom,
+        Action::ToggleSharedScale => state.shared_scale = !state.shared_scale,
+        Action::NextWindow => state.window = state.window.next(),
+        Action::ToggleStudy => state.show_study = !state.show_study,
         Action::NextTheme => state.theme_index = (state.theme_index + 1) % state.theme_count,
         Action::ToggleHelp => state.show_help = !state.show_help,
         Action::CloseOverlay => state.show_help = false,
@@ -333,6 +389,19 @@ mod tests {
         assert_eq!(s.align, Alignment::Progress);
         update(&mut s, Msg::Key(Action::Faster));
         assert_eq!(s.clock.speed(), 2.0);
+        update(&mut s, Msg::Key(Action::TogglePowerZoom));
+        assert!(s.power_zoom);
+        update(&mut s, Msg::Key(Action::ToggleSharedScale));
+        assert!(s.shared_scale);
+        update(&mut s, Msg::Key(Action::ToggleStudy));
+        assert!(s.show_study);
+        assert_eq!(s.window, TimeWindow::WholeRun);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            update(&mut s, Msg::Key(Action::NextWindow));
+            seen.push(s.window.seconds());
+        }
+        assert_eq!(seen, vec![Some(60.0), Some(600.0), Some(3600.0), None]);
         assert_eq!(update(&mut s, Msg::Key(Action::Quit)), vec![Effect::Quit]);
         assert!(s.quit);
     }

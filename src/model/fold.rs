@@ -26,13 +26,13 @@ use super::event::{Event, Marker, MarkerKind, RunStatus, TrainConfig, TrainEvent
 use super::header::Header;
 use super::progress::RunProgress;
 use super::sample::{total_is_estimate, total_scope_label, Channel, Role, Unit};
-use super::series::PowerSeries;
+use super::series::{PowerSeries, Trail, TrailPoint};
 use super::total::{plausible_watts, Cum, TotalPower};
 
-/// Seconds of total power kept for the power chart (10 minutes).
-pub const TOTAL_HISTORY_S: usize = 600;
-/// Seconds of per-channel power kept for the channel view.
-pub const CHANNEL_HISTORY_S: usize = 120;
+/// Spacing of the energy-over-time trail at first (it doubles when full).
+const ENERGY_TRAIL_DX_S: f64 = 1.0;
+/// Spacing of the progress trail at first (a fraction of the run).
+const PROGRESS_TRAIL_DX: f64 = 1e-3;
 /// Window of the recent average used to project the energy at completion.
 pub const PROJECTION_WINDOW_S: usize = 60;
 /// Problems kept verbatim (the rest are counted).
@@ -125,6 +125,10 @@ pub struct SessionFold {
     latest: Vec<Option<(f64, f64)>>,
     total_series: PowerSeries,
     per_channel: Vec<Option<PowerSeries>>,
+    /// (fraction of the run, time, cumulative energy) at progress events.
+    progress_trail: Trail,
+    /// (time, time, cumulative energy): the energy chart without progress.
+    energy_trail: Trail,
     elapsed_s: f64,
     samples: u64,
     run: RunProgress,
@@ -173,14 +177,13 @@ impl SessionFold {
             ledger: EnergyLedger::new(channels, header.interval_ms),
             total: TotalPower::new(total_idx, gap_s),
             latest: vec![None; channels.len()],
-            total_series: PowerSeries::with_capacity(TOTAL_HISTORY_S),
+            total_series: PowerSeries::new(),
             per_channel: channels
                 .iter()
-                .map(|c| {
-                    c.is_power()
-                        .then(|| PowerSeries::with_capacity(CHANNEL_HISTORY_S))
-                })
+                .map(|c| c.is_power().then(PowerSeries::new))
                 .collect(),
+            progress_trail: Trail::new(PROGRESS_TRAIL_DX),
+            energy_trail: Trail::new(ENERGY_TRAIL_DX_S),
             elapsed_s: 0.0,
             samples: 0,
             run: RunProgress::from_config(header.train.as_ref()),
@@ -288,7 +291,41 @@ impl SessionFold {
             if let Some(w) = self.total.current_w(t_s) {
                 self.total_series.push(t_s, w);
             }
+            self.trails_after_reading(t_s);
         }
+    }
+
+    /// Settle the progress points the new reading is after, and extend the
+    /// energy-over-time trail. Amortised O(1).
+    fn trails_after_reading(&mut self, t_s: f64) {
+        let total = &self.total;
+        for p in self.progress_trail.pending_mut() {
+            if let Some(c) = total.cum_at(p.t_s) {
+                p.joules = Some(c.joules);
+                p.exact = true;
+            }
+        }
+        if let Some(c) = total.cum() {
+            self.energy_trail.push(TrailPoint {
+                x: t_s,
+                t_s,
+                joules: Some(c.joules),
+                exact: true,
+            });
+        }
+    }
+
+    fn push_progress_point(&mut self, t: f64) {
+        let Some(f) = self.run.fraction() else {
+            return;
+        };
+        let t_s = self.run.progress_t.unwrap_or(t);
+        self.progress_trail.push(TrailPoint {
+            x: f,
+            t_s,
+            joules: self.total.cum_at_or_latest(t_s).map(|c| c.joules),
+            exact: false,
+        });
     }
 
     fn apply_train(&mut self, te: &TrainEvent) {
@@ -330,6 +367,12 @@ impl SessionFold {
                 self.run_start.set_once(t, &self.total);
                 self.run_end.set_once(t, &self.total);
             }
+        }
+        if matches!(
+            te,
+            TrainEvent::Step { .. } | TrainEvent::EpochEnd { .. } | TrainEvent::RunEnd { .. }
+        ) {
+            self.push_progress_point(t);
         }
     }
 
@@ -469,6 +512,22 @@ impl SessionFold {
     pub fn latest(&self, i: usize) -> Option<f64> {
         let (t, v) = (*self.latest.get(i)?)?;
         (self.elapsed_s - t <= self.gap_s).then_some(v)
+    }
+
+    /// (fraction of the run, time, cumulative session energy) at progress
+    /// events, bounded; the newest energies settle once a later reading exists.
+    pub fn progress_trail(&self) -> &Trail {
+        &self.progress_trail
+    }
+
+    /// Cumulative session energy over time, bounded.
+    pub fn energy_trail(&self) -> &Trail {
+        &self.energy_trail
+    }
+
+    /// Gap threshold in seconds: readings further apart are a sensor gap.
+    pub fn gap_s(&self) -> f64 {
+        self.gap_s
     }
 
     pub fn channel_series(&self, i: usize) -> Option<&PowerSeries> {

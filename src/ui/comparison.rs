@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Widget};
 
 use super::format::{duration, joules, joules_opt, percent, watts};
 use super::theme::Theme;
-use crate::app::compare::{compare, times, Basis, Side};
+use crate::app::compare::{compare, same, times, Basis, Side};
 use crate::app::state::State;
 
 pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
@@ -56,7 +56,11 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
         }
     }
     let sentence = Line::from(sentence);
-    let ratio = |r: Option<f64>| r.map(|r| format!(" ({})", times(r))).unwrap_or_default();
+    let ratio = |r: Option<f64>| match r {
+        Some(r) if same(r) => " (same)".to_string(),
+        Some(r) => format!(" ({})", times(r)),
+        None => String::new(),
+    };
     let jpi = |s: &Side| {
         s.joules_per_image()
             .map(joules)

@@ -6,13 +6,17 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::theme::Theme;
 
-const KEYS: [(&str, &str); 10] = [
+const KEYS: [(&str, &str); 14] = [
     ("space", "pause / resume the replay"),
     ("← →", "seek the replay 10 s"),
     ("shift ← →", "seek the replay 60 s"),
     ("+ -", "replay speed (0.25× to 64×)"),
     ("a", "align by elapsed time / by training progress"),
-    ("c", "per-channel power and energy"),
+    ("c", "channels: total and parts, device metrics"),
+    ("z", "power axis from 0 W / zoomed to the data"),
+    ("s", "both panes on one power scale"),
+    ("w", "time window: 1 min, 10 min, 1 h, whole run"),
+    ("e", "energy and time against progress"),
     ("t", "next theme"),
     ("?", "this help (esc closes)"),
     ("q  ctrl-c", "quit (training is cancelled,"),

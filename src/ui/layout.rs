@@ -1,21 +1,27 @@
 //! Where each region goes. Side by side from [`SIDE_BY_SIDE_MIN_WIDTH`]
-//! columns, stacked below; nothing below [`MIN_WIDTH`]×[`MIN_HEIGHT`].
+//! columns, stacked below; nothing below [`MIN_WIDTH`]×[`MIN_HEIGHT`]. The
+//! study's picture takes the lower third from [`STUDY_MIN_HEIGHT`] rows, or
+//! the whole body when asked for (`e`).
 use ratatui::layout::Rect;
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
 pub const SIDE_BY_SIDE_MIN_WIDTH: u16 = 120;
+pub const STUDY_MIN_HEIGHT: u16 = 45;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Regions {
     pub panes: [Rect; 2],
     pub n_panes: usize,
     pub strip: Option<Rect>,
+    /// The study's picture (energy and time against progress).
+    pub study: Option<Rect>,
     pub status: Rect,
 }
 
-/// Split the screen; None when it is below the minimum size.
-pub fn regions(area: Rect, n_panes: usize) -> Option<Regions> {
+/// Split the screen; None when it is below the minimum size. With
+/// `full_study` the study's picture replaces the panes.
+pub fn regions(area: Rect, n_panes: usize, full_study: bool) -> Option<Regions> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
@@ -37,6 +43,20 @@ pub fn regions(area: Rect, n_panes: usize) -> Option<Regions> {
         None
     };
     let mut panes = [Rect::default(); 2];
+    if full_study {
+        return Some(Regions {
+            panes,
+            n_panes: 0,
+            strip,
+            study: Some(body),
+            status,
+        });
+    }
+    let study = (area.height >= STUDY_MIN_HEIGHT).then(|| {
+        let h = body.height / 3;
+        body.height -= h;
+        Rect::new(area.x, body.bottom(), area.width, h)
+    });
     if n == 1 {
         panes[0] = body;
     } else if area.width >= SIDE_BY_SIDE_MIN_WIDTH {
@@ -52,6 +72,7 @@ pub fn regions(area: Rect, n_panes: usize) -> Option<Regions> {
         panes,
         n_panes: n,
         strip,
+        study,
         status,
     })
 }
@@ -62,13 +83,22 @@ mod tests {
 
     #[test]
     fn side_by_side_from_120_columns_and_stacked_below() {
-        let r = regions(Rect::new(0, 0, 120, 40), 2).unwrap();
+        let r = regions(Rect::new(0, 0, 120, 40), 2, false).unwrap();
         assert_eq!(r.panes[0].y, r.panes[1].y);
-        let r = regions(Rect::new(0, 0, 119, 40), 2).unwrap();
+        assert!(r.study.is_none());
+        let r = regions(Rect::new(0, 0, 119, 40), 2, false).unwrap();
         assert_eq!(r.panes[0].x, r.panes[1].x);
-        assert!(regions(Rect::new(0, 0, 39, 40), 2).is_none());
-        assert!(regions(Rect::new(0, 0, 80, 11), 2).is_none());
-        let r = regions(Rect::new(0, 0, 40, 12), 2).unwrap();
+        assert!(regions(Rect::new(0, 0, 39, 40), 2, false).is_none());
+        assert!(regions(Rect::new(0, 0, 80, 11), 2, false).is_none());
+        let r = regions(Rect::new(0, 0, 40, 12), 2, false).unwrap();
         assert_eq!(r.status.y, 11);
+        // Tall: the study below the panes; asked for: instead of them.
+        let r = regions(Rect::new(0, 0, 200, 50), 2, false).unwrap();
+        let st = r.study.unwrap();
+        assert_eq!(st.y, r.panes[0].bottom());
+        assert_eq!(st.bottom(), r.strip.unwrap().y);
+        let r = regions(Rect::new(0, 0, 80, 24), 2, true).unwrap();
+        assert_eq!(r.n_panes, 0);
+        assert_eq!(r.study.unwrap().y, 0);
     }
 }

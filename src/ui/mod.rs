@@ -1,32 +1,36 @@
 //! Drawing. `render` is pure: it reads the state and draws; it allocates
-//! nothing proportional to history (sparklines read a fixed ring).
+//! nothing proportional to history (charts read bounded, downsampled
+//! stores into buffers of at most the chart's width).
 //!
 //! ```text
-//! ┌ Jetson Nano · nano-01 · board input ─ REPLAY ▶ 1× ┐┌ host · CPU package (estimate) ─── LIVE ┐
-//! │5.60 W                                last 3m 20s ││                                         │
-//! │        ▁▂▃▅▇█▇▅▃▂▁▂▃▅▇█▇▅▃▂▁▂▃▅▇█▇▅▃▂▁▂▃▅▇██▇▅▃ ││  sparkline: total power, ≤ 10 minutes   │
-//! │now 4.12 W  avg 3.98 W  peak 5.60 W               ││                                         │
-//! │energy 1.23 kJ  0.342 Wh   2 gaps · 9.9 s uncov.  ││                                         │
-//! │epoch ████████████░░░░░░░░░░░░░░░░░░░░░░ 3/10      ││  (rows drop by priority when short)     │
-//! │step  ███████░░░░░░░░░░░░░░░░░░░░░░░░░░░ 120/390   ││                                         │
-//! │run   ████████░░░░░░░░░░░░░░░░░░░░░░░░░░ 24.3%     ││                                         │
-//! │elapsed 12m 03s  ETA 38m 10s  images 1234  98 img/s││                                         │
-//! │loss 1.234  val acc 45.6%  0.52 J /image           ││                                         │
-//! │at completion ≈ 5.60 kJ · 1.56 Wh projected        ││                                         │
-//! └───────────────────────────────────────────────────┘└─────────────────────────────────────────┘
-//! ─ at equal progress: 24.3% of the run ─────────────────────────────────────────────────────────────
+//! ┌ jetson-nano · Jetson Nano · board input ─ LIVE ┐┌ gpu-server · RTX 2080 Ti · GPU only ─ REPLAY ┐
+//! │5.00 W│W from 0   ⡤⢆⢀⠜⠙⣄    (braille line,       ││500 W│W from 0                              │
+//! │      │⠠⠓⢄⠜       min..max band under the mean) ││     │  ⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀        │
+//! │0 W   │                         whole run       ││0 W  │                      whole run       │
+//! │      └─────────────────────────────────────────││     └──────────────────────────────────────│
+//! │    0 s             1m 00s            2m 03s    ││   0 s          4.2 s          8.5 s        │
+//! │now 4.12 W  avg 3.98 W  peak 5.60 W             ││ ...                                        │
+//! │epoch/step/run gauges, ETA, projected energy    ││                                            │
+//! └────────────────────────────────────────────────┘└────────────────────────────────────────────┘
+//!  energy and time against training progress ──── (from 45 rows, or `e`) ────────────────────────
+//!  training energy vs 0–100% of the run, both      │ training time vs 0–100% of the run
+//!  sessions, projected energy at completion         │
+//!  at equal progress: 24.3% of the run ──────────────────────────────────────────────────────────
 //! time 12m 03s vs 23 s (31×)   energy 1.23 kJ vs 2.40 kJ (0.52×)
-//! avg power 1.70 W vs 104 W (0.016×)   per image 0.52 J vs 1.00 J
 //! local: 31× slower, 0.52× the energy so far vs gpu-server
 //!  ▶ 1× 0:12:03 / 6:00:00 │ align: time │ theme: dark                              ? help  q quit
 //! ```
 //! Side by side from 120 columns, stacked below, a message under 40×12.
+pub mod channels;
+pub mod chart;
 pub mod comparison;
 pub mod format;
 pub mod help;
 pub mod layout;
 pub mod pane;
 pub mod status;
+pub mod study;
+pub mod svg;
 pub mod theme;
 
 use ratatui::buffer::Buffer;
@@ -49,12 +53,15 @@ pub fn render_buffer(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme)
         return;
     }
     buf.set_style(area, theme.base);
-    let Some(r) = layout::regions(area, state.panes.len()) else {
+    let Some(r) = layout::regions(area, state.panes.len(), state.show_study) else {
         too_small(buf, area, theme);
         return;
     };
     for k in 0..r.n_panes.min(state.panes.len()) {
         pane::render(buf, r.panes[k], k, state, theme);
+    }
+    if let Some(st) = r.study {
+        study::render(buf, st, state, theme);
     }
     if let Some(strip) = r.strip {
         comparison::render(buf, strip, state, theme);

@@ -1,21 +1,20 @@
-//! One session's pane: title (device, host, scope, status), power sparkline
-//! or channel table, power and energy figures, progress gauges, ETA and the
+//! One session's pane: title (device, host, scope, status), power chart
+//! or channel view, power and energy figures, progress gauges, ETA and the
 //! projected energy at completion. Rows are dropped by priority when the
-//! pane is short; the sparkline takes whatever height is left.
+//! pane is short; the chart takes whatever height is left.
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
+use super::chart;
 use super::format::{
     duration, joules, joules_opt, percent, speed, watt_hours, watt_hours_opt, watts, watts_opt,
 };
 use super::theme::Theme;
 use crate::app::state::{PaneStatus, PaneView, State};
-use crate::model::fold::SessionFold;
-use crate::model::sample::{Scope, Unit};
-use crate::model::series::PowerSeries;
+use crate::model::sample::Unit;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Row {
@@ -77,7 +76,7 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
         Row::Epoch | Row::Step | Row::Run | Row::Time | Row::Loss => p.has_training(),
         _ => true,
     };
-    // Keep the most important rows that fit, leaving one row for the sparkline.
+    // Keep the most important rows that fit, leaving one row for the chart.
     let budget = inner.height.saturating_sub(1) as usize;
     let mut keep = [false; ROWS.len()];
     let mut used = 0;
@@ -91,11 +90,7 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
     }
     let spark_h = inner.height - used as u16;
     let spark = Rect::new(inner.x, inner.y, inner.width, spark_h);
-    if state.show_channels {
-        channels(buf, spark, p, theme);
-    } else {
-        sparkline_region(buf, spark, p, theme);
-    }
+    chart_region(buf, spark, k, state, theme);
     let mut y = inner.y + spark_h;
     for (i, (r, _)) in ROWS.iter().enumerate() {
         if !keep[i] {
@@ -114,11 +109,12 @@ fn title_line<'a>(view: &'a PaneView, room: usize, theme: &Theme) -> Line<'a> {
     } else {
         p.scope_label.clone()
     };
+    let device = device_name(view);
     let mut head = match p.label() {
-        Some(l) => format!(" {l} · {}", p.device),
-        None => format!(" {}", p.device),
+        Some(l) => format!(" {l} · {device}"),
+        None => format!(" {device}"),
     };
-    if p.host() != p.device && p.label() != Some(p.host()) {
+    if p.host() != device && p.label() != Some(p.host()) && !unknown_host(p.host()) {
         head.push_str(" · ");
         head.push_str(p.host());
     }
@@ -139,6 +135,22 @@ fn title_line<'a>(view: &'a PaneView, room: usize, theme: &Theme) -> Line<'a> {
         Span::styled(scope, scope_style),
         Span::raw(" "),
     ])
+}
+
+/// An imported log's host is unknown: a pane without a device model is
+/// then named by its file, never "unknown".
+fn unknown_host(host: &str) -> bool {
+    host.is_empty() || host.starts_with("unknown")
+}
+
+/// The device as the title names it.
+pub fn device_name(view: &PaneView) -> &str {
+    let p = &view.pane;
+    if p.header().device.model.is_none() && unknown_host(&p.device) {
+        &view.name
+    } else {
+        &p.device
+    }
 }
 
 fn status_line<'a>(view: &PaneView, k: usize, state: &State, theme: &Theme) -> Line<'a> {
@@ -386,14 +398,16 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
     buf.set_line(area.x, area.y, &line, w);
 }
 
-const BARS: [&str; 9] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
-
-fn sparkline_region(buf: &mut Buffer, area: Rect, p: &SessionFold, theme: &Theme) {
+/// The chart region: the power chart, or the channel view (`c`).
+fn chart_region(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &Theme) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    let s = p.total_series();
-    if s.is_empty() {
+    let p = &state.panes[k].pane;
+    if state.show_channels {
+        return super::channels::render(buf, area, k, state, theme);
+    }
+    if p.total_series().is_empty() {
         let msg = if p.channels().iter().any(|c| c.unit == Unit::W) {
             "waiting for power samples…"
         } else {
@@ -404,154 +418,15 @@ fn sparkline_region(buf: &mut Buffer, area: Rect, p: &SessionFold, theme: &Theme
         buf.set_stringn(x, y, msg, area.width as usize, theme.label);
         return;
     }
-    let (top, floor, span_s) = sparkline(buf, area, s, theme.power, theme.label);
-    if area.height >= 2 && area.width >= 24 {
-        let scale = format!("{} ", watts(top));
-        buf.set_string(area.x, area.y, &scale, theme.label);
-        if area.height >= 3 {
-            let bottom = format!("{} ", watts(floor));
-            buf.set_string(area.x, area.bottom() - 1, &bottom, theme.label);
-        }
-        let span = format!(" last {}", duration(span_s as f64));
-        let x = area.right().saturating_sub(span.chars().count() as u16);
-        buf.set_string(x, area.y, &span, theme.label);
-    }
-}
-
-/// Draw `series` right-aligned into `area`, several seconds per column once
-/// the history is wider than the area. Returns (top and bottom of the scale
-/// in watts, seconds shown). Reads at most the ring's capacity; allocates nothing.
-fn sparkline(
-    buf: &mut Buffer,
-    area: Rect,
-    series: &PowerSeries,
-    style: Style,
-    gap_style: Style,
-) -> (f64, f64, usize) {
-    let w = area.width as usize;
-    let len = series.len();
-    // One second per column until the history is wider than the area, then
-    // the whole history spread over exactly the width.
-    let cols = len.min(w);
-    let range = |c: usize| -> (usize, usize) {
-        if len <= w {
-            (c, c + 1)
-        } else {
-            (c * len / w, (c + 1) * len / w)
-        }
-    };
-    let column = |c: usize| -> Option<f64> {
-        // Column c counted from the right: the mean of its buckets.
-        let (mut sum, mut n) = (0.0, 0u32);
-        let (a, b) = range(c);
-        for i in a..b {
-            if let Some(v) = series.back(i) {
-                sum += v;
-                n += 1;
-            }
-        }
-        (n > 0).then(|| sum / n as f64)
-    };
-    let (mut lo, mut top) = (f64::INFINITY, 0.0f64);
-    for c in 0..cols {
-        if let Some(v) = column(c) {
-            top = top.max(v);
-            lo = lo.min(v);
-        }
-    }
-    let top = if top > 0.0 { top } else { 1.0 };
-    // The scale starts a little below the lowest value shown, so changes of a
-    // few percent stay visible; the labels give both ends.
-    let floor = if lo.is_finite() && lo < top {
-        (lo - (top - lo) * 0.25).max(0.0)
-    } else {
-        0.0
-    };
-    let levels = area.height as f64 * 8.0;
-    for c in 0..cols {
-        let x = area.right() - 1 - c as u16;
-        match column(c) {
-            Some(v) => {
-                let mut eighths = (((v - floor) / (top - floor)) * levels).round() as i64;
-                if v > 0.0 && eighths == 0 {
-                    eighths = 1;
-                }
-                for row in 0..area.height {
-                    let y = area.bottom() - 1 - row;
-                    let here = (eighths - row as i64 * 8).clamp(0, 8) as usize;
-                    if here > 0 {
-                        if let Some(cell) = buf.cell_mut((x, y)) {
-                            cell.set_symbol(BARS[here]).set_style(style);
-                        }
-                    }
-                }
-            }
-            None => {
-                if let Some(cell) = buf.cell_mut((x, area.bottom() - 1)) {
-                    cell.set_symbol("·").set_style(gap_style);
-                }
-            }
-        }
-    }
-    (top, floor, len)
-}
-
-/// The per-channel view (key `c`): every power channel with its scope,
-/// latest reading, energy and a one-row sparkline.
-fn channels(buf: &mut Buffer, area: Rect, p: &SessionFold, theme: &Theme) {
-    let mut y = area.y;
-    let name_w = 12usize;
-    for (i, c) in p.channels().iter().enumerate() {
-        if y >= area.bottom() {
-            break;
-        }
-        if c.scope == Scope::Metric && c.unit != Unit::W {
-            continue;
-        }
-        let energy = match c.unit {
-            Unit::W => p.ledger().power(i).map(|e| e.joules),
-            Unit::J => p.ledger().counter(i).map(|e| e.joules),
-            _ => None,
-        };
-        let reading = match c.unit {
-            Unit::W => watts_opt(p.latest(i)),
-            _ => String::new(),
-        };
-        let scope_style = if c.scope == Scope::Estimate {
-            theme.estimate
-        } else {
-            theme.label
-        };
-        let scope = match c.role {
-            crate::model::sample::Role::Part => format!("{} (part)", c.scope.label()),
-            crate::model::sample::Role::Counter => format!("{} counter", c.scope.label()),
-            _ => c.scope.label().to_string(),
-        };
-        let line = Line::from(vec![
-            Span::styled(format!("{:<name_w$.name_w$} ", c.name), theme.value),
-            Span::styled(format!("{reading:>8} "), theme.power),
-            Span::styled(
-                format!("{:>8} ", energy.map(joules).unwrap_or_else(|| "–".into())),
-                theme.energy,
-            ),
-            Span::styled(format!("{scope:<16.16} "), scope_style),
-        ]);
-        let used = buf.set_line(area.x, y, &line, area.width).0 - area.x;
-        if let Some(series) = p.channel_series(i) {
-            let rest = Rect::new(area.x + used, y, area.width.saturating_sub(used), 1);
-            if rest.width >= 4 && !series.is_empty() {
-                sparkline(buf, rest, series, theme.power, theme.label);
-            }
-        }
-        y += 1;
-    }
-    if y == area.y && area.height > 0 {
-        buf.set_stringn(
-            area.x,
-            area.y,
-            "no power channels",
-            area.width as usize,
-            theme.label,
+    if area.height < 4 || area.width < 24 {
+        // Too small for axes: the reading and the window in words.
+        let text = format!(
+            "power {} · {}",
+            watts_opt(p.current_w()),
+            state.window.label()
         );
+        buf.set_stringn(area.x, area.y, text, area.width as usize, theme.label);
+        return;
     }
+    chart::power_chart(buf, area, k, state, theme);
 }
