@@ -271,13 +271,13 @@ mod tests {
         let study = crate::model::study::device_study("d", &[]);
         let cols = super::super::report::CSV_COLUMNS.join(",");
         // No configuration: the header alone, still written.
-        assert_eq!(report(std::slice::from_ref(&study)), format!("{cols}\n"));
+        assert_eq!(report(std::slice::from_ref(&study), &CostFactors::default()), format!("{cols}\n"));
     }
 
     #[test]
     fn cells_are_quoted_empty_or_shortest_numbers() {
         let s = summary_fixture();
-        let text = summary(std::slice::from_ref(&s));
+        let text = summary(std::slice::from_ref(&s), &CostFactors::default());
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("\"a, \"\"b\"\".jsonl\","), "{row}");
         let cell = |v: Option<f64>| {
