@@ -92,3 +92,38 @@ fn negative_factor_is_refused_with_an_example() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("--carbon-intensity -5") && e.contains("400"), "{e}");
 }
+
+#[test]
+fn config_file_sets_factors_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "carbon_intensity = 100\nprice = 0.5\ncurrency = \"GBP\"\n").unwrap();
+    let cfg_s = cfg.display().to_string();
+    let doc = summary_json(DEFAULT, &["--config", &cfg_s, "--price", "0.25"]);
+    assert_eq!(doc["cost_factors"]["carbon_g_per_kwh"], 100.0);
+    assert_eq!(doc["cost_factors"]["price_per_kwh"], 0.25);
+    assert_eq!(doc["cost_factors"]["currency"], "GBP");
+    // The environment variable finds it too.
+    let o = bin()
+        .args(["summary", DEFAULT, "--format", "json"])
+        .env("TRAINWATT_CONFIG", &cfg)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["cost_factors"]["price_per_kwh"], 0.5);
+}
+
+#[test]
+fn config_unknown_key_is_an_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "price = 0.5\nprise = 1\n").unwrap();
+    let o = bin()
+        .args(["summary", DEFAULT, "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains(&format!("{}:2:", cfg.display())) && e.contains("prise"), "{e}");
+}

@@ -21,10 +21,12 @@ pub mod train;
 pub mod watch;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Flags on the command line win over the config file.
+    let file = crate::config::load(cli.config.as_deref())?;
     let cost = CostFactors::new(
-        cli.cost.carbon_intensity,
-        cli.cost.price,
-        cli.cost.currency.clone(),
+        cli.cost.carbon_intensity.or(file.carbon_intensity),
+        cli.cost.price.or(file.price),
+        cli.cost.currency.clone().or(file.currency),
     )?;
     match cli.command {
         Command::Watch(a) => watch::run(a),
