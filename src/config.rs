@@ -99,7 +99,11 @@ mod tests {
 
     #[test]
     fn bad_value_names_file_and_line() {
-        let e = parse(Path::new("c.toml"), "currency = \"EUR\"\nprice = \"cheap\"\n").unwrap_err();
+        let e = parse(
+            Path::new("c.toml"),
+            "currency = \"EUR\"\nprice = \"cheap\"\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("c.toml:2:"), "{e}");
     }
 

@@ -22,7 +22,14 @@ fn summary_json(file: &str, extra: &[&str]) -> serde_json::Value {
 fn summary_json_carbon_and_cost_match_hand_computed() {
     let doc = summary_json(
         DEFAULT,
-        &["--carbon-intensity", "400", "--price", "0.25", "--currency", "EUR"],
+        &[
+            "--carbon-intensity",
+            "400",
+            "--price",
+            "0.25",
+            "--currency",
+            "EUR",
+        ],
     );
     let s = &doc["sessions"][0];
     let j = s["energy_j"].as_f64().unwrap();
@@ -54,27 +61,56 @@ fn unknown_energy_is_null_and_dash_not_zero() {
     assert!(s["energy_j"].is_null(), "{s}");
     assert!(s["co2e_g"].is_null() && s["cost"].is_null(), "{s}");
     let o = bin()
-        .args(["summary", &f, "--carbon-intensity", "400", "--price", "0.25"])
+        .args([
+            "summary",
+            &f,
+            "--carbon-intensity",
+            "400",
+            "--price",
+            "0.25",
+        ])
         .output()
         .unwrap();
     let md = String::from_utf8_lossy(&o.stdout);
-    let line = md.lines().find(|l| l.contains("session carbon")).expect(&md);
-    assert!(line.contains("–") && line.contains("at 400 gCO2e/kWh"), "{line}");
+    let line = md
+        .lines()
+        .find(|l| l.contains("session carbon"))
+        .expect(&md);
+    assert!(
+        line.contains("–") && line.contains("at 400 gCO2e/kWh"),
+        "{line}"
+    );
     let line = md.lines().find(|l| l.contains("session cost")).expect(&md);
-    assert!(line.contains("– ") && line.contains("currency units/kWh"), "{line}");
+    assert!(
+        line.contains("– ") && line.contains("currency units/kWh"),
+        "{line}"
+    );
 }
 
 #[test]
 fn summary_csv_has_the_columns_and_values() {
     let o = bin()
-        .args(["summary", DEFAULT, "--format", "csv", "--price", "0.5", "--currency", "USD"])
+        .args([
+            "summary",
+            DEFAULT,
+            "--format",
+            "csv",
+            "--price",
+            "0.5",
+            "--currency",
+            "USD",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8(o.stdout).unwrap();
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let h = r.headers().unwrap().clone();
     let row = r.records().next().unwrap().unwrap();
-    let col = |n: &str| row.get(h.iter().position(|x| x == n).unwrap()).unwrap().to_string();
+    let col = |n: &str| {
+        row.get(h.iter().position(|x| x == n).unwrap())
+            .unwrap()
+            .to_string()
+    };
     let j: f64 = col("energy_j").parse().unwrap();
     let m: f64 = col("cost").parse().unwrap();
     assert!((m - j / 3.6e6 * 0.5).abs() < 1e-12);
@@ -90,14 +126,21 @@ fn negative_factor_is_refused_with_an_example() {
         .unwrap();
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("--carbon-intensity -5") && e.contains("400"), "{e}");
+    assert!(
+        e.contains("--carbon-intensity -5") && e.contains("400"),
+        "{e}"
+    );
 }
 
 #[test]
 fn config_file_sets_factors_and_flags_win() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
-    std::fs::write(&cfg, "carbon_intensity = 100\nprice = 0.5\ncurrency = \"GBP\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "carbon_intensity = 100\nprice = 0.5\ncurrency = \"GBP\"\n",
+    )
+    .unwrap();
     let cfg_s = cfg.display().to_string();
     let doc = summary_json(DEFAULT, &["--config", &cfg_s, "--price", "0.25"]);
     assert_eq!(doc["cost_factors"]["carbon_g_per_kwh"], 100.0);
@@ -125,5 +168,8 @@ fn config_unknown_key_is_an_error_with_file_and_line() {
         .unwrap();
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains(&format!("{}:2:", cfg.display())) && e.contains("prise"), "{e}");
+    assert!(
+        e.contains(&format!("{}:2:", cfg.display())) && e.contains("prise"),
+        "{e}"
+    );
 }

@@ -25,7 +25,11 @@ fn subcommands() -> Vec<String> {
 
 fn run(args: &[&str]) -> String {
     let o = bin().args(args).output().unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -48,10 +52,17 @@ fn bash_completion_parses() {
     let f = dir.path().join("trainwatt.bash");
     std::fs::write(&f, run(&["completions", "bash"])).unwrap();
     match Command::new("bash").arg("-n").arg(&f).output() {
-        Ok(o) => assert!(o.status.success(), "bash -n: {}", String::from_utf8_lossy(&o.stderr)),
+        Ok(o) => assert!(
+            o.status.success(),
+            "bash -n: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
         Err(e) => {
             eprintln!("skipped: bash not runnable ({e})");
-            assert!(std::env::var("TRAINWATT_REQUIRE_ALL").as_deref() != Ok("1"), "bash required");
+            assert!(
+                std::env::var("TRAINWATT_REQUIRE_ALL").as_deref() != Ok("1"),
+                "bash required"
+            );
         }
     }
 }
@@ -59,10 +70,16 @@ fn bash_completion_parses() {
 #[test]
 fn man_page_is_roff_and_lists_subcommands() {
     let text = run(&["man"]);
-    let th = text.lines().find(|l| l.starts_with(".TH ")).expect(".TH header");
+    let th = text
+        .lines()
+        .find(|l| l.starts_with(".TH "))
+        .expect(".TH header");
     assert!(th.contains("trainwatt"), "{th}");
     for c in subcommands() {
-        assert!(text.contains(&format!("trainwatt\\-{c}")) || text.contains(c.as_str()), "man lacks `{c}`");
+        assert!(
+            text.contains(&format!("trainwatt\\-{c}")) || text.contains(c.as_str()),
+            "man lacks `{c}`"
+        );
     }
     assert!(text.contains(".SH"), "sections");
 }

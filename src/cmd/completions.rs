@@ -32,9 +32,13 @@ pub fn completion_script(shell: Shell) -> String {
     let mut out = Vec::new();
     let name = cmd.get_name().to_string();
     match shell {
-        Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, &mut out),
+        Shell::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, &mut out)
+        }
         Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, name, &mut out),
-        Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, &mut out),
+        Shell::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, &mut out)
+        }
     }
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -271,7 +271,10 @@ mod tests {
         let study = crate::model::study::device_study("d", &[]);
         let cols = super::super::report::CSV_COLUMNS.join(",");
         // No configuration: the header alone, still written.
-        assert_eq!(report(std::slice::from_ref(&study), &CostFactors::default()), format!("{cols}\n"));
+        assert_eq!(
+            report(std::slice::from_ref(&study), &CostFactors::default()),
+            format!("{cols}\n")
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{md_cell, ExportError};
 use super::report_cost::{cost_md, cost_rows, CostRow};
+use super::{md_cell, ExportError};
 use crate::model::cost::CostFactors;
 use crate::model::stats::MeanCi;
 use crate::model::study::{compare, Comparison, ConfigKey, ConfigStats, DeviceStudy};

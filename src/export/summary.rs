@@ -177,15 +177,34 @@ fn cost_md(o: &mut String, s: &SessionSummary, k: &CostFactors) {
     let e = est(s);
     let tj = s.training.as_ref().and_then(|w| w.energy_j);
     if let Some(label) = k.carbon_label() {
-        row(o, "session carbon", format!("{}{e} {label}", format_grams(k.grams_co2e(s.energy_j))));
+        row(
+            o,
+            "session carbon",
+            format!("{}{e} {label}", format_grams(k.grams_co2e(s.energy_j))),
+        );
         if s.training.is_some() {
-            row(o, "training carbon", format!("{}{e} {label}", format_grams(k.grams_co2e(tj))));
+            row(
+                o,
+                "training carbon",
+                format!("{}{e} {label}", format_grams(k.grams_co2e(tj))),
+            );
         }
     }
     if let Some(label) = k.price_label() {
-        row(o, "session cost", format!("{}{e} {label}", format_money(k.money(s.energy_j), &k.currency)));
+        row(
+            o,
+            "session cost",
+            format!(
+                "{}{e} {label}",
+                format_money(k.money(s.energy_j), &k.currency)
+            ),
+        );
         if s.training.is_some() {
-            row(o, "training cost", format!("{}{e} {label}", format_money(k.money(tj), &k.currency)));
+            row(
+                o,
+                "training cost",
+                format!("{}{e} {label}", format_money(k.money(tj), &k.currency)),
+            );
         }
     }
 }

@@ -184,10 +184,7 @@ mod tests {
     #[test]
     fn labels_name_the_factor() {
         let k = f(Some(400.0), Some(0.25));
-        assert_eq!(
-            k.carbon_label().unwrap(),
-            "at 400 gCO2e/kWh (your figure)"
-        );
+        assert_eq!(k.carbon_label().unwrap(), "at 400 gCO2e/kWh (your figure)");
         assert_eq!(k.price_label().unwrap(), "at 0.25 EUR/kWh (your figure)");
     }
 
