@@ -15,6 +15,25 @@ use crate::cmd;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub cost: CostArgs,
+    /// Defaults file [default: $XDG_CONFIG_HOME/trainwatt/config.toml, or $TRAINWATT_CONFIG]; flags on the command line win
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// Carbon and cost factors: your own figures, never looked up.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CostArgs {
+    /// Grid carbon intensity in grams of CO2e per kWh (your figure, e.g. 400): energy is also shown as CO2e
+    #[arg(long, global = true, value_name = "G_PER_KWH")]
+    pub carbon_intensity: Option<f64>,
+    /// Electricity price per kWh (your figure, e.g. 0.25): energy is also shown as money
+    #[arg(long, global = true, value_name = "PRICE_PER_KWH")]
+    pub price: Option<f64>,
+    /// Label of the price's currency, e.g. EUR [default: "currency units"]
+    #[arg(long, global = true, value_name = "LABEL")]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,4 +58,8 @@ pub enum Command {
     Sources(cmd::sources::SourcesArgs),
     /// Turn a tegrastats or nvidia-smi log into a session file.
     Import(cmd::import::ImportArgs),
+    /// Print a shell completion script: `trainwatt completions bash > ~/.local/share/bash-completion/completions/trainwatt`.
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the manual page (roff) to standard output: `trainwatt man | man -l -`.
+    Man,
 }

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod duration;
 pub mod export;
 pub mod import;

@@ -82,6 +82,8 @@ fn cases(f: &Fixtures) -> Vec<(&'static str, Vec<String>)> {
         ),
         ("report", s(&["report", &p(&f.sweep)])),
         ("report", s(&["report", &p(&f.sweep), "--format", "json"])),
+        ("completions", s(&["completions", "bash"])),
+        ("man", s(&["man"])),
         (
             "sources",
             s(&[

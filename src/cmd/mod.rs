@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::model::cost::CostFactors;
 
+pub mod completions;
 pub mod import;
 pub mod inspect;
 pub mod paths;
@@ -17,16 +19,25 @@ pub mod train;
 pub mod watch;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Flags on the command line win over the config file.
+    let file = crate::config::load(cli.config.as_deref())?;
+    let cost = CostFactors::new(
+        cli.cost.carbon_intensity.or(file.carbon_intensity),
+        cli.cost.price.or(file.price),
+        cli.cost.currency.clone().or(file.currency),
+    )?;
     match cli.command {
         Command::Watch(a) => watch::run(a),
         Command::Record(a) => record::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Inspect(a) => inspect::run(a),
-        Command::Summary(a) => summary::run(a),
-        Command::Report(a) => report::run(a),
+        Command::Summary(a) => summary::run(a, &cost),
+        Command::Report(a) => report::run(a, &cost),
         Command::Sources(a) => sources::run(a),
         Command::Import(a) => import::run(a),
         Command::Train(a) => train::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Completions(a) => completions::run_completions(a),
+        Command::Man => completions::run_man(),
     }
 }

@@ -100,7 +100,7 @@ pub fn studies(dirs: &[PathBuf], lenient: bool) -> anyhow::Result<Vec<DeviceStud
         .collect())
 }
 
-pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(a: ReportArgs, cost: &crate::model::cost::CostFactors) -> anyhow::Result<ExitCode> {
     if let Some(out) = &a.output {
         let mut inputs = Vec::new();
         for dir in &a.dirs {
@@ -110,9 +110,9 @@ pub fn run(a: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let devices = studies(&a.dirs, a.lenient)?;
     let text = match a.format {
-        Format::Md => export::report::to_markdown(&devices),
-        Format::Json => export::report::to_json(&devices)?,
-        Format::Csv => export::report::to_csv(&devices),
+        Format::Md => export::report::to_markdown_at(&devices, cost),
+        Format::Json => export::report::to_json_at(&devices, cost)?,
+        Format::Csv => export::report::to_csv_at(&devices, cost),
     };
     export::write_output(a.output.as_deref(), &text)?;
     if let Some(dir) = &a.plots {

@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::export::{self, Format};
+use crate::model::cost::CostFactors;
 use crate::model::fold::SessionFold;
 use crate::model::summary::{summarize, SessionSummary};
 use crate::record::{ReadOptions, ReadStats, RecordError, SessionReader};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  trainwatt summary recordings/nano-bs8.jsonl recordings/server-bs8.jsonl\n  trainwatt summary run.jsonl --target-acc 0.8 --format json -o run-summary.json"
+    after_help = "Examples:\n  trainwatt summary recordings/nano-bs8.jsonl recordings/server-bs8.jsonl\n  trainwatt summary run.jsonl --target-acc 0.8 --format json -o run-summary.json\n  trainwatt summary run.jsonl --carbon-intensity 400 --price 0.25 --currency EUR"
 )]
 pub struct SummaryArgs {
     /// Session files (.jsonl or .jsonl.zst); ratios are against the first
@@ -62,7 +63,7 @@ pub fn summarize_file(
     Ok(summarize(&fold, path.display().to_string()))
 }
 
-pub fn run(a: SummaryArgs) -> anyhow::Result<ExitCode> {
+pub fn run(a: SummaryArgs, cost: &CostFactors) -> anyhow::Result<ExitCode> {
     if let Some(t) = a.target_acc {
         if !(t > 0.0 && t <= 100.0) {
             anyhow::bail!(
@@ -78,9 +79,9 @@ pub fn run(a: SummaryArgs) -> anyhow::Result<ExitCode> {
         sums.push(summarize_file(p, a.target_acc, a.lenient)?);
     }
     let text = match a.format {
-        Format::Md => export::summary::to_markdown(&sums),
-        Format::Json => export::summary::to_json(&sums)?,
-        Format::Csv => export::summary::to_csv(&sums),
+        Format::Md => export::summary::to_markdown_at(&sums, cost),
+        Format::Json => export::summary::to_json_at(&sums, cost)?,
+        Format::Csv => export::summary::to_csv_at(&sums, cost),
     };
     export::write_output(a.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@
 //! text is quoted only where it holds a separator, a quote or a line break.
 use serde::{Serialize, Serializer};
 
+use crate::model::cost::CostFactors;
 use crate::model::stats::MeanCi;
 use crate::model::study::DeviceStudy;
 use crate::model::summary::{ratios, SessionSummary};
@@ -82,10 +83,18 @@ struct SummaryRow<'a> {
     energy_ratio: Num,
     avg_power_ratio: Num,
     j_per_image_ratio: Num,
+    co2e_g: Num,
+    training_co2e_g: Num,
+    cost: Num,
+    training_cost: Num,
+    carbon_g_per_kwh: Num,
+    price_per_kwh: Num,
+    currency: Option<&'a str>,
 }
 
 impl<'a> SummaryRow<'a> {
-    fn new(s: &'a SessionSummary, baseline: Option<&SessionSummary>) -> Self {
+    fn new(s: &'a SessionSummary, baseline: Option<&SessionSummary>, k: &'a CostFactors) -> Self {
+        let tj = s.training.as_ref().and_then(|w| w.energy_j);
         let r = baseline.map(|b| ratios(s, b));
         let r = r.as_ref();
         let w = s.training.as_ref();
@@ -130,16 +139,23 @@ impl<'a> SummaryRow<'a> {
             energy_ratio: Num(r.and_then(|r| r.energy)),
             avg_power_ratio: Num(r.and_then(|r| r.avg_power)),
             j_per_image_ratio: Num(r.and_then(|r| r.j_per_image)),
+            co2e_g: Num(k.grams_co2e(s.energy_j)),
+            training_co2e_g: Num(k.grams_co2e(tj)),
+            cost: Num(k.money(s.energy_j)),
+            training_cost: Num(k.money(tj)),
+            carbon_g_per_kwh: Num(k.carbon_g_per_kwh),
+            price_per_kwh: Num(k.price_per_kwh),
+            currency: k.price_per_kwh.map(|_| k.currency.as_str()),
         }
     }
 }
 
 /// `summary --format csv`: ratios against the first session when there are several.
-pub fn summary(sessions: &[SessionSummary]) -> String {
+pub fn summary(sessions: &[SessionSummary], k: &CostFactors) -> String {
     let baseline = sessions.first().filter(|_| sessions.len() >= 2);
     write_rows(
         super::summary::CSV_COLUMNS,
-        sessions.iter().map(|s| SummaryRow::new(s, baseline)),
+        sessions.iter().map(|s| SummaryRow::new(s, baseline, k)),
     )
 }
 
@@ -171,11 +187,16 @@ struct ReportRow<'a> {
     time_ratio: Num,
     energy_ratio: Num,
     avg_power_ratio: Num,
+    co2e_g_mean: Num,
+    cost_mean: Num,
+    carbon_g_per_kwh: Num,
+    price_per_kwh: Num,
+    currency: Option<&'a str>,
 }
 
 /// `report --format csv`: one row per device and configuration, ratios
 /// against the first device.
-pub fn report(devices: &[DeviceStudy]) -> String {
+pub fn report<'a>(devices: &'a [DeviceStudy], cost: &'a CostFactors) -> String {
     let comps = super::report::comparisons(devices);
     let mean = |v: &Option<MeanCi>| Num(v.as_ref().map(|v| v.mean));
     let half = |v: &Option<MeanCi>| Num(v.as_ref().and_then(|v| v.half_width));
@@ -211,6 +232,11 @@ pub fn report(devices: &[DeviceStudy]) -> String {
                 time_ratio: Num(r.and_then(|r| r.time)),
                 energy_ratio: Num(r.and_then(|r| r.energy)),
                 avg_power_ratio: Num(r.and_then(|r| r.avg_power)),
+                co2e_g_mean: Num(cost.grams_co2e(c.energy_j.as_ref().map(|e| e.mean))),
+                cost_mean: Num(cost.money(c.energy_j.as_ref().map(|e| e.mean))),
+                carbon_g_per_kwh: Num(cost.carbon_g_per_kwh),
+                price_per_kwh: Num(cost.price_per_kwh),
+                currency: cost.price_per_kwh.map(|_| cost.currency.as_str()),
             }
         })
     });
@@ -239,19 +265,22 @@ mod tests {
     fn row_fields_are_the_published_columns() {
         let s = summary_fixture();
         assert_eq!(
-            derived_header(SummaryRow::new(&s, None)),
+            derived_header(SummaryRow::new(&s, None, &CostFactors::default())),
             super::super::summary::CSV_COLUMNS.join(",")
         );
         let study = crate::model::study::device_study("d", &[]);
         let cols = super::super::report::CSV_COLUMNS.join(",");
         // No configuration: the header alone, still written.
-        assert_eq!(report(std::slice::from_ref(&study)), format!("{cols}\n"));
+        assert_eq!(
+            report(std::slice::from_ref(&study), &CostFactors::default()),
+            format!("{cols}\n")
+        );
     }
 
     #[test]
     fn cells_are_quoted_empty_or_shortest_numbers() {
         let s = summary_fixture();
-        let text = summary(std::slice::from_ref(&s));
+        let text = summary(std::slice::from_ref(&s), &CostFactors::default());
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("\"a, \"\"b\"\".jsonl\","), "{row}");
         let cell = |v: Option<f64>| {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 pub mod csv_rows;
 pub mod plots;
 pub mod report;
+pub mod report_cost;
 pub mod summary;
 
 /// Output formats of `summary` and `report`.

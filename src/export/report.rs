@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::report_cost::{cost_md, cost_rows, CostRow};
 use super::{md_cell, ExportError};
+use crate::model::cost::CostFactors;
 use crate::model::stats::MeanCi;
 use crate::model::study::{compare, Comparison, ConfigKey, ConfigStats, DeviceStudy};
 
@@ -20,6 +22,10 @@ struct ReportDoc<'a> {
     devices: &'a [DeviceStudy],
     /// Every device after the first against the first.
     comparisons: Vec<Comparison>,
+    /// The carbon and cost factors the user gave (null where not given).
+    cost_factors: &'a CostFactors,
+    /// Carbon and cost of each configuration's mean training energy.
+    costs: Vec<CostRow<'a>>,
 }
 
 pub fn comparisons(devices: &[DeviceStudy]) -> Vec<Comparison> {
@@ -31,7 +37,14 @@ pub fn comparisons(devices: &[DeviceStudy]) -> Vec<Comparison> {
 }
 
 pub fn to_json(devices: &[DeviceStudy]) -> Result<String, ExportError> {
+    to_json_at(devices, &CostFactors::default())
+}
+
+/// The JSON document, carbon and cost at `k`.
+pub fn to_json_at(devices: &[DeviceStudy], k: &CostFactors) -> Result<String, ExportError> {
     let doc = ReportDoc {
+        cost_factors: k,
+        costs: cost_rows(devices, k),
         schema: REPORT_SCHEMA,
         trainwatt: env!("CARGO_PKG_VERSION"),
         ci_level: crate::model::stats::CI_LEVEL,
@@ -69,12 +82,22 @@ pub const CSV_COLUMNS: &[&str] = &[
     "time_ratio",
     "energy_ratio",
     "avg_power_ratio",
+    "co2e_g_mean",
+    "cost_mean",
+    "carbon_g_per_kwh",
+    "price_per_kwh",
+    "currency",
 ];
 
 /// One row per device and configuration; ratios against the first device
 /// (see [`super::csv_rows`]).
 pub fn to_csv(devices: &[DeviceStudy]) -> String {
-    super::csv_rows::report(devices)
+    super::csv_rows::report(devices, &CostFactors::default())
+}
+
+/// CSV with carbon and cost at `k`.
+pub fn to_csv_at(devices: &[DeviceStudy], k: &CostFactors) -> String {
+    super::csv_rows::report(devices, k)
 }
 
 fn key_part(v: Option<u32>) -> String {
@@ -281,6 +304,11 @@ fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
 
 /// Markdown report: each device's tables, then side-by-side tables.
 pub fn to_markdown(devices: &[DeviceStudy]) -> String {
+    to_markdown_at(devices, &CostFactors::default())
+}
+
+/// Markdown with a carbon and cost section at `k` (none without a factor).
+pub fn to_markdown_at(devices: &[DeviceStudy], k: &CostFactors) -> String {
     let mut o = String::from("# trainwatt report\n");
     for d in devices {
         device_md(&mut o, d);
@@ -288,5 +316,6 @@ pub fn to_markdown(devices: &[DeviceStudy]) -> String {
     if devices.len() >= 2 {
         side_by_side_md(&mut o, devices);
     }
+    cost_md(&mut o, devices, k);
     o
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{duration, md_cell, num, ExportError};
+use crate::model::cost::{format_grams, format_money, CostFactors};
 use crate::model::summary::{ratios, Ratios, SessionSummary};
 
 /// The JSON schema name and version written in every summary document.
@@ -14,10 +15,23 @@ pub const SUMMARY_SCHEMA: &str = "trainwatt-summary/1";
 struct SummaryDoc<'a> {
     schema: &'static str,
     trainwatt: &'static str,
-    sessions: &'a [SessionSummary],
+    sessions: Vec<SessionDoc<'a>>,
+    /// The carbon and cost factors the user gave (null where not given).
+    cost_factors: &'a CostFactors,
     /// Ratios of every session against the first (absent with one session).
     #[serde(skip_serializing_if = "Option::is_none")]
     comparison: Option<ComparisonDoc<'a>>,
+}
+
+/// A session's figures plus its carbon and cost (null without a factor or energy).
+#[derive(Serialize)]
+struct SessionDoc<'a> {
+    #[serde(flatten)]
+    summary: &'a SessionSummary,
+    co2e_g: Option<f64>,
+    training_co2e_g: Option<f64>,
+    cost: Option<f64>,
+    training_cost: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -43,6 +57,11 @@ fn est(s: &SessionSummary) -> &'static str {
 
 /// The JSON document for `sessions`.
 pub fn to_json(sessions: &[SessionSummary]) -> Result<String, ExportError> {
+    to_json_at(sessions, &CostFactors::default())
+}
+
+/// The JSON document for `sessions`, carbon and cost at `k`.
+pub fn to_json_at(sessions: &[SessionSummary], k: &CostFactors) -> Result<String, ExportError> {
     let comparison = (sessions.len() >= 2).then(|| ComparisonDoc {
         baseline: &sessions[0].file,
         sessions: sessions[1..]
@@ -56,7 +75,20 @@ pub fn to_json(sessions: &[SessionSummary]) -> Result<String, ExportError> {
     let doc = SummaryDoc {
         schema: SUMMARY_SCHEMA,
         trainwatt: env!("CARGO_PKG_VERSION"),
-        sessions,
+        sessions: sessions
+            .iter()
+            .map(|s| {
+                let tj = s.training.as_ref().and_then(|w| w.energy_j);
+                SessionDoc {
+                    summary: s,
+                    co2e_g: k.grams_co2e(s.energy_j),
+                    training_co2e_g: k.grams_co2e(tj),
+                    cost: k.money(s.energy_j),
+                    training_cost: k.money(tj),
+                }
+            })
+            .collect(),
+        cost_factors: k,
         comparison,
     };
     let mut s = serde_json::to_string_pretty(&doc)?;
@@ -104,18 +136,35 @@ pub const CSV_COLUMNS: &[&str] = &[
     "energy_ratio",
     "avg_power_ratio",
     "j_per_image_ratio",
+    "co2e_g",
+    "training_co2e_g",
+    "cost",
+    "training_cost",
+    "carbon_g_per_kwh",
+    "price_per_kwh",
+    "currency",
 ];
 
 /// One header line, then one row per session (see [`super::csv_rows`]).
 pub fn to_csv(sessions: &[SessionSummary]) -> String {
-    super::csv_rows::summary(sessions)
+    super::csv_rows::summary(sessions, &CostFactors::default())
+}
+
+/// CSV with carbon and cost at `k`.
+pub fn to_csv_at(sessions: &[SessionSummary], k: &CostFactors) -> String {
+    super::csv_rows::summary(sessions, k)
 }
 
 /// Markdown: one section per session, then the comparison table.
 pub fn to_markdown(sessions: &[SessionSummary]) -> String {
+    to_markdown_at(sessions, &CostFactors::default())
+}
+
+/// Markdown with carbon and cost rows at `k` (none without a factor).
+pub fn to_markdown_at(sessions: &[SessionSummary], cost: &CostFactors) -> String {
     let mut o = String::from("# trainwatt summary\n");
     for (k, s) in sessions.iter().enumerate() {
-        session_md(&mut o, k + 1, s);
+        session_md(&mut o, k + 1, s, cost);
     }
     if sessions.len() >= 2 {
         comparison_md(&mut o, sessions);
@@ -123,11 +172,48 @@ pub fn to_markdown(sessions: &[SessionSummary]) -> String {
     o
 }
 
+/// Carbon and cost rows appended to a session's table, each naming its factor.
+fn cost_md(o: &mut String, s: &SessionSummary, k: &CostFactors) {
+    let e = est(s);
+    let tj = s.training.as_ref().and_then(|w| w.energy_j);
+    if let Some(label) = k.carbon_label() {
+        row(
+            o,
+            "session carbon",
+            format!("{}{e} {label}", format_grams(k.grams_co2e(s.energy_j))),
+        );
+        if s.training.is_some() {
+            row(
+                o,
+                "training carbon",
+                format!("{}{e} {label}", format_grams(k.grams_co2e(tj))),
+            );
+        }
+    }
+    if let Some(label) = k.price_label() {
+        row(
+            o,
+            "session cost",
+            format!(
+                "{}{e} {label}",
+                format_money(k.money(s.energy_j), &k.currency)
+            ),
+        );
+        if s.training.is_some() {
+            row(
+                o,
+                "training cost",
+                format!("{}{e} {label}", format_money(k.money(tj), &k.currency)),
+            );
+        }
+    }
+}
+
 fn row(o: &mut String, name: &str, value: impl AsRef<str>) {
     let _ = writeln!(o, "| {name} | {} |", md_cell(value.as_ref()));
 }
 
-fn session_md(o: &mut String, k: usize, s: &SessionSummary) {
+fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) {
     let e = est(s);
     let _ = writeln!(o, "\n## {k}. {}\n", md_cell(&s.file));
     let _ = writeln!(o, "| | |\n|---|---|");
@@ -238,6 +324,7 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary) {
             row(o, "training uncovered", duration(Some(w.uncovered_s)));
         }
     }
+    cost_md(o, s, cost);
     row(o, "epochs", s.epochs.to_string());
     row(
         o,

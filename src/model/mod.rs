@@ -2,6 +2,7 @@
 //! integration, the one session fold, statistics and summaries. No I/O, no
 //! terminal, no async runtime: everything here is testable headless, and
 //! nothing here imports another module of this crate.
+pub mod cost;
 pub mod device;
 pub mod energy;
 pub mod event;
