@@ -90,3 +90,82 @@ fn nvml_not_supported_on_a_jetson_is_said_and_the_jetson_reader_is_picked() {
     );
     assert!(out.contains("auto        uses ina3221\n"), "{out}");
 }
+
+/// A live `record` on a fake Jetson: the header names the board from the
+/// device tree, the power mode from a fake `nvpmodel -q` on PATH, and says in
+/// its notes whether `jetson_clocks` pinned the clocks.
+#[test]
+fn record_on_a_fake_jetson_names_board_power_mode_and_clocks() {
+    use std::os::unix::fs::PermissionsExt;
+    use trainwatt::record::{ReadOptions, SessionReader};
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("sys");
+    fake_tree::iio(&sys, "6-0040", &[("POM_5V_IN", 4000), ("POM_5V_GPU", 900)]);
+    let w = |p: std::path::PathBuf, s: &str| {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, s).unwrap();
+    };
+    w(
+        sys.join("class/devfreq/57000000.gpu/min_freq"),
+        "76800000\n",
+    );
+    w(
+        sys.join("class/devfreq/57000000.gpu/max_freq"),
+        "921600000\n",
+    );
+    w(
+        sys.join("devices/system/cpu/cpu0/cpufreq/scaling_min_freq"),
+        "102000\n",
+    );
+    w(
+        sys.join("devices/system/cpu/cpu0/cpufreq/scaling_max_freq"),
+        "1479000\n",
+    );
+    let proc_root = dir.path().join("proc");
+    w(proc_root.join("stat"), "cpu  100 0 100 800 0 0 0 0 0 0\n");
+    w(
+        proc_root.join("device-tree/model"),
+        "NVIDIA Jetson Nano Developer Kit\0",
+    );
+    let bin = dir.path().join("bin");
+    w(
+        bin.join("nvpmodel"),
+        "#!/bin/sh\necho 'NV Power Mode: 5W'\necho 1\n",
+    );
+    std::fs::set_permissions(bin.join("nvpmodel"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("s.jsonl");
+    let o = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .args([
+            "record",
+            "--no-train",
+            "--duration",
+            "300ms",
+            "--quiet",
+            "--source",
+            "ina3221",
+        ])
+        .arg("--sysfs-root")
+        .arg(&sys)
+        .arg("--proc-root")
+        .arg(&proc_root)
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = SessionReader::open(&path, ReadOptions::default()).unwrap();
+    let h = r.header();
+    assert_eq!(
+        h.device.model.as_deref(),
+        Some("NVIDIA Jetson Nano Developer Kit")
+    );
+    assert_eq!(h.device.power_mode.as_deref(), Some("5W (nvpmodel mode 1)"));
+    assert!(
+        h.notes
+            .iter()
+            .any(|n| n.starts_with("jetson_clocks: not active")),
+        "{:?}",
+        h.notes
+    );
+}
