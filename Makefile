@@ -14,7 +14,7 @@ run: libtorch
 	$(CARGO) run --release -- watch $(ARGS)
 
 test: libtorch
-	$(CARGO) test --all-targets
+	$(CARGO) test --all-targets --features test-util
 	$(CARGO) test --doc
 
 build: libtorch

@@ -23,13 +23,11 @@ pub enum Command {
     Watch(cmd::watch::WatchArgs),
     /// Record a session headless (servers, CI): power and training to a session file, progress on stderr.
     Record(cmd::record::RecordArgs),
-    /// Train ResNet18 here, headless: per-epoch loss, accuracy and images/s (built-in trainer).
-    #[cfg(feature = "train")]
+    /// Train ResNet18 here, headless: per-epoch loss, accuracy and images/s (the built-in trainer, as a child).
     Train(cmd::train::TrainCmdArgs),
     /// Replay one or two recorded sessions in the watch screen (power, progress, joules, comparison).
     Replay(cmd::replay::ReplayArgs),
     /// Run the study here: every batch size × epochs configuration, repeated, one session file per run.
-    #[cfg(feature = "train")]
     Sweep(cmd::sweep::SweepArgs),
     /// Summarise sessions: energy, time, images, J per image, static/dynamic split, ratios against the first.
     Summary(cmd::summary::SummaryArgs),

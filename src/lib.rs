@@ -17,5 +17,6 @@ pub mod replay;
 pub mod sensors;
 pub mod session;
 pub mod stdout;
+pub mod sys;
 pub mod train;
 pub mod ui;

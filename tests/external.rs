@@ -58,7 +58,7 @@ print('{"trainwatt": "step", "epoch": 1, "step": 3, "loss": 2.0, "images": 24}')
 print('{"trainwatt": "epoch_end", "epoch": 1, "loss": 2.1, "acc": 0.3, "val_acc": 0.25}')
 print('{"trainwatt": "step", "step": 1, "loss": 1.5}')
 print('{"trainwatt": "done"}')
-sys.exit(3)
+sys.exit(2)
 "#;
 
 #[test]
@@ -118,7 +118,7 @@ fn protocol_lines_become_events_and_exit_status_becomes_run_status() {
         message
             .as_deref()
             .unwrap()
-            .ends_with("exited with status 3"),
+            .ends_with("exited with status 2"),
         "{message:?}"
     );
 

@@ -433,7 +433,10 @@ where
             deadline = deadline.min(last_draw + gap);
         }
         if app.replay_active() {
-            deadline = deadline.min(app.state.next_clock_second(t));
+            // The status clock's next second, but no sooner than the next
+            // data frame (at 64× a second passes 64 times a second).
+            let tick = app.state.next_clock_second(t).max(last_draw + data_frame);
+            deadline = deadline.min(tick);
         }
         if app.replay_active() || live_since_pump {
             deadline = deadline.min(last_pump + replay_every);

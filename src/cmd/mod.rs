@@ -12,9 +12,7 @@ pub mod replay;
 pub mod report;
 pub mod sources;
 pub mod summary;
-#[cfg(feature = "train")]
 pub mod sweep;
-#[cfg(feature = "train")]
 pub mod train;
 pub mod watch;
 
@@ -22,14 +20,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Watch(a) => watch::run(a),
         Command::Record(a) => record::run(a),
-        #[cfg(feature = "train")]
         Command::Sweep(a) => sweep::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Report(a) => report::run(a),
         Command::Sources(a) => sources::run(a),
         Command::Import(a) => import::run(a),
-        #[cfg(feature = "train")]
         Command::Train(a) => train::run(a),
         Command::Replay(a) => replay::run(a),
     }

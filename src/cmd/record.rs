@@ -90,6 +90,9 @@ pub fn record_one(
     stop: &AtomicBool,
 ) -> anyhow::Result<Option<RunStatus>> {
     let (local, rx) = LocalRun::start(run, train, output, true)?;
+    if let (true, Some(note)) = (progress, &local.trainer_note) {
+        eprintln!("trainwatt: trainer {note}");
+    }
     let rx = rx.expect("forwarding requested");
     let mut pane = SessionFold::new(&local.header);
     let tty = std::io::stderr().is_terminal();

@@ -65,8 +65,44 @@ pub struct SweepPlan {
     pub batch_sizes: Vec<u32>,
     pub epochs: Vec<u32>,
     pub repeats: u32,
-    /// The command line options of the runs (model, data, source, ...), for the record.
-    pub options: Vec<String>,
+    /// The options every run shares (sources, trainer, model, data, ...), as
+    /// parsed: a resumed sweep runs with exactly these.
+    pub options: SweepOptions,
+}
+
+/// The plan's format: version 2 stores the parsed options (version 1 stored
+/// the command line).
+pub const PLAN_FORMAT: &str = "trainwatt-sweep/2";
+
+/// What every run of a sweep shares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepOptions {
+    pub cooldown: Option<Duration>,
+    pub run: RunArgs,
+    pub train: TrainArgs,
+}
+
+impl SweepArgs {
+    fn options(&self) -> SweepOptions {
+        SweepOptions {
+            cooldown: self.cooldown,
+            run: self.run.clone(),
+            train: self.train.clone(),
+        }
+    }
+
+    /// Whether nothing but `--resume --out DIR` was given.
+    fn only_resume(&self) -> bool {
+        let bare =
+            <SavedSweep as clap::Parser>::try_parse_from(["sweep", "--resume", "--out", "x"]);
+        bare.is_ok_and(|b| {
+            let b = b.args;
+            b.batch_sizes == self.batch_sizes
+                && b.epochs == self.epochs
+                && b.repeats == self.repeats
+                && b.options() == self.options()
+        })
+    }
 }
 
 /// One run of the plan.
@@ -125,28 +161,12 @@ pub fn run_is_done(path: &Path) -> bool {
     done
 }
 
-/// Parses a saved plan's options back into arguments.
+/// The defaults of a bare `sweep --resume`, to tell which options were given.
 #[derive(clap::Parser)]
 #[command(name = "sweep")]
 struct SavedSweep {
     #[command(flatten)]
     args: SweepArgs,
-}
-
-/// The options other than `--out DIR` / `--out=DIR`.
-fn without_out(options: &[String]) -> Vec<&str> {
-    let mut v = Vec::new();
-    let mut skip = false;
-    for o in options {
-        if skip {
-            skip = false;
-        } else if o == "--out" {
-            skip = true;
-        } else if !o.starts_with("--out=") {
-            v.push(o.as_str());
-        }
-    }
-    v
 }
 
 pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
@@ -155,42 +175,37 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, stop.clone())?;
     }
     let plan_path = a.out.join("sweep.json");
-    let options: Vec<String> = std::env::args()
-        .skip(2)
-        .filter(|o| o != "--resume")
-        .collect();
     let (plan, a) = if a.resume {
-        let text = std::fs::read_to_string(&plan_path).with_context(|| {
-            format!(
-                "--resume: cannot read {} (start the sweep without --resume first)",
-                plan_path.display()
-            )
-        })?;
-        let saved: SweepPlan = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))?;
+        let saved = read_plan(&plan_path)?;
         // Every run of a sweep must share its options, or the report mixes
         // two experiments: a resumed sweep takes the plan's, not today's.
-        let given = without_out(&options);
-        if !given.is_empty() && given != without_out(&saved.options) {
+        let same = a.batch_sizes == saved.batch_sizes
+            && a.epochs == saved.epochs
+            && a.repeats == saved.repeats
+            && a.options() == saved.options;
+        if !a.only_resume() && !same {
             bail!(
-                "--resume continues with the options the sweep started with:\n  {}\n\
+                "--resume continues with the options the sweep started with \
+                 (batch sizes {:?}, epochs {:?}, {} repeats, as saved in {}):\n  \
                  give only `--resume --out {}` (or exactly those options), or start a new sweep in another --out",
-                saved.options.join(" "),
+                saved.batch_sizes,
+                saved.epochs,
+                saved.repeats,
+                plan_path.display(),
                 a.out.display()
             );
         }
-        let mut parsed = <SavedSweep as clap::Parser>::try_parse_from(
-            std::iter::once("sweep".to_string()).chain(saved.options.iter().cloned()),
-        )
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: the saved options no longer parse: {e}",
-                plan_path.display()
-            )
-        })?
-        .args;
-        parsed.out = a.out.clone();
-        (saved, parsed)
+        let resumed = SweepArgs {
+            batch_sizes: saved.batch_sizes.clone(),
+            epochs: saved.epochs.clone(),
+            repeats: saved.repeats,
+            out: a.out.clone(),
+            cooldown: saved.options.cooldown,
+            resume: true,
+            run: saved.options.run.clone(),
+            train: saved.options.train.clone(),
+        };
+        (saved, resumed)
     } else {
         if plan_path.exists() {
             bail!(
@@ -199,11 +214,11 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let plan = SweepPlan {
-            format: "trainwatt-sweep/1".into(),
+            format: PLAN_FORMAT.into(),
             batch_sizes: a.batch_sizes.clone(),
             epochs: a.epochs.clone(),
             repeats: a.repeats,
-            options,
+            options: a.options(),
         };
         (plan, a)
     };
@@ -296,6 +311,28 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The saved plan, or why it cannot be resumed.
+fn read_plan(plan_path: &Path) -> anyhow::Result<SweepPlan> {
+    let text = std::fs::read_to_string(plan_path).with_context(|| {
+        format!(
+            "--resume: cannot read {} (start the sweep without --resume first)",
+            plan_path.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))?;
+    if v["format"] != PLAN_FORMAT {
+        bail!(
+            "{}: a sweep plan of format {} (this trainwatt resumes {PLAN_FORMAT}): \
+             finish it with the trainwatt that started it, or start a new sweep in another --out",
+            plan_path.display(),
+            v["format"]
+        );
+    }
+    serde_json::from_value(v)
+        .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))
+}
+
 fn unix_time() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -308,13 +345,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plan_interleaves_repeats() {
+    fn a_plan_reads_back_as_written() {
+        let a = <SavedSweep as clap::Parser>::parse_from([
+            "sweep",
+            "--batch-sizes",
+            "2,4",
+            "--epochs",
+            "1",
+            "--out",
+            "x",
+            "--source",
+            "estimate",
+            "--data",
+            "synthetic:40",
+            "--lr",
+            "0.3",
+            "--cooldown",
+            "1.5s",
+            "--trainer",
+            "tch",
+        ])
+        .args;
+        assert!(!a.only_resume());
         let plan = SweepPlan {
-            format: "trainwatt-sweep/1".into(),
+            format: PLAN_FORMAT.into(),
+            batch_sizes: a.batch_sizes.clone(),
+            epochs: a.epochs.clone(),
+            repeats: a.repeats,
+            options: a.options(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sweep.json");
+        std::fs::write(&p, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+        assert_eq!(read_plan(&p).unwrap(), plan);
+        std::fs::write(&p, r#"{"format":"trainwatt-sweep/1","options":["--x"]}"#).unwrap();
+        let e = read_plan(&p).unwrap_err().to_string();
+        assert!(e.contains("format \"trainwatt-sweep/1\""), "{e}");
+    }
+
+    #[test]
+    fn plan_interleaves_repeats() {
+        let a = <SavedSweep as clap::Parser>::parse_from(["sweep", "--resume", "--out", "x"]).args;
+        let plan = SweepPlan {
+            format: PLAN_FORMAT.into(),
             batch_sizes: vec![2, 4],
             epochs: vec![1],
             repeats: 2,
-            options: vec![],
+            options: a.options(),
         };
         let names: Vec<String> = plan_order(&plan).iter().map(|s| s.file_name()).collect();
         assert_eq!(

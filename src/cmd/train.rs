@@ -1,6 +1,8 @@
-//! `trainwatt train`: the built-in trainer, headless. Prints one line per epoch
-//! (loss, accuracy, images/s), or with `--json` one JSON object per line for
-//! scripts and benchmarks. Ctrl-C cancels at the next step.
+//! `trainwatt train`: a built-in trainer, headless, as a child process under
+//! the same supervisor as every run (see `train::child`). Prints one line per
+//! epoch (loss, accuracy, images/s), or with `--json` one JSON object per line
+//! for scripts and benchmarks; the trainer's own messages go to stderr. Ctrl-C
+//! cancels at the next step.
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -10,10 +12,10 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::model::event::{Event, RunStatus, TrainConfig, TrainEvent};
-use crate::train::{spawn_builtin, ShapeArgs, TrainArgs};
+use crate::train::{spawn_child, trainer, ChildOutput, ShapeArgs, TrainArgs, TrainerArgs};
 
 /// Exit status of a run that ran out of memory (a result, not a crash).
-pub const EXIT_OUT_OF_MEMORY: u8 = 3;
+pub const EXIT_OUT_OF_MEMORY: u8 = crate::train::child::EXIT_OUT_OF_MEMORY as u8;
 /// Exit status of a run cancelled with Ctrl-C.
 pub const EXIT_CANCELLED: u8 = 130;
 
@@ -29,6 +31,8 @@ pub struct TrainCmdArgs {
     pub shape: ShapeArgs,
     #[command(flatten)]
     pub train: TrainArgs,
+    #[command(flatten)]
+    pub trainer: TrainerArgs,
     /// One JSON object per line: `start`, one `epoch` per epoch, then `end`
     #[arg(long)]
     pub json: bool,
@@ -40,9 +44,12 @@ pub fn run(a: TrainCmdArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, cancel.clone())
             .context("installing the Ctrl-C handler")?;
     }
+    let resolved = trainer::resolve(&a.trainer).map_err(anyhow::Error::msg)?;
+    eprintln!("trainwatt: trainer {}", resolved.note);
+    let spec = resolved.child(&a.shape.apply(a.train.clone()), ChildOutput::Stderr);
     let (tx, rx) = mpsc::channel();
-    let handle = spawn_builtin(a.shape.apply(a.train.clone()), Instant::now(), tx, cancel)
-        .context("starting the trainer thread")?;
+    let handle = spawn_child(spec, Instant::now(), tx, cancel)
+        .with_context(|| format!("starting the {} trainer", resolved.name()))?;
     let mut p = Printer::new(a.json);
     let mut end = None;
     for ev in rx {
@@ -80,6 +87,9 @@ struct Printer {
     /// Images/s of the last step of the epoch: the epoch's training throughput.
     last_rate: Option<f64>,
     last_epoch_t: f64,
+    /// RunStarts seen: the first is the supervisor's (the options as given),
+    /// the trainer's `start` line follows with the dataset's real figures.
+    starts: u32,
 }
 
 impl Printer {
@@ -90,13 +100,18 @@ impl Printer {
             epochs: None,
             last_rate: None,
             last_epoch_t: 0.0,
+            starts: 0,
         }
     }
 
     fn on(&mut self, ev: &TrainEvent) {
         match ev {
             TrainEvent::RunStart { t_s, config } => {
+                self.starts += 1;
                 self.epochs = config.epochs;
+                if self.starts == 1 {
+                    return;
+                }
                 self.last_epoch_t = *t_s;
                 if self.json {
                     println!(

@@ -137,7 +137,7 @@ pub trait PowerSource: Send {
 }
 
 /// Which sources to use and how (shared by `watch`, `record`, `sources`, ...).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct SourceArgs {
     /// auto (default: the best available), or a comma list of: nvml, ina3221, tegrastats, rapl, estimate.
     /// A source may carry its own interval: `ina3221@10,rapl@50`.

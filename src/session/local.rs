@@ -1,7 +1,8 @@
 //! A training session on this machine: power sources sampled on their own
-//! threads, the trainer (built in, or the user's own command) on another, an
-//! optional idle calibration first, everything recorded by the session tee.
-//! `watch`, `record` and `sweep` all start their runs here.
+//! threads, the training child (a built-in trainer, or the user's own command)
+//! under one supervisor, an optional idle calibration first, everything
+//! recorded by the session tee. `watch`, `record` and `sweep` all start their
+//! runs here.
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,18 +15,18 @@ use anyhow::Context;
 
 use super::live::{LiveSession, Output};
 pub use crate::duration::parse_duration;
-use crate::model::event::{
-    Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainConfig, TrainEvent,
-};
+use crate::model::event::{Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainEvent};
 use crate::record::Header;
 use crate::sensors::{self, Sampler, SourceArgs};
-use crate::train::{self, TrainArgs};
+use crate::train::{self, ChildOutput, ChildSpec, TrainArgs, TrainerArgs};
 
 /// Everything that describes a run on this machine (shared by watch, record, sweep).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct RunArgs {
     #[command(flatten)]
     pub sources: SourceArgs,
+    #[command(flatten)]
+    pub trainer: TrainerArgs,
     /// Record power only, no training (an idle baseline, or while something else runs)
     #[arg(long)]
     pub no_train: bool,
@@ -46,18 +47,13 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-/// What the trainer thread does.
-enum Trainer {
-    #[cfg(feature = "train")]
-    Builtin(TrainArgs),
-    External(Vec<OsString>, Option<PathBuf>),
-    None,
-}
-
 /// A running local session.
 pub struct LocalRun {
     pub header: Header,
     pub output: Output,
+    /// Which built-in trainer runs and why (None for a wrapped command or
+    /// --no-train), for the user.
+    pub trainer_note: Option<String>,
     cancel: Arc<AtomicBool>,
     supervisor: JoinHandle<anyhow::Result<RunResult>>,
 }
@@ -80,16 +76,20 @@ impl LocalRun {
         output: Output,
         forward_to_ui: bool,
     ) -> anyhow::Result<(LocalRun, Option<Receiver<Event>>)> {
+        let log = args.child_log.clone().or_else(|| match &output {
+            Output::File(p) => Some(p.with_extension("log")),
+            _ => None,
+        });
+        let mut trainer_note = None;
         let trainer = if !args.command.is_empty() {
-            let log = args.child_log.clone().or_else(|| match &output {
-                Output::File(p) => Some(p.with_extension("log")),
-                _ => None,
-            });
-            Trainer::External(args.command.clone(), log)
+            Some(ChildSpec::command(args.command.clone(), log))
         } else if args.no_train {
-            Trainer::None
+            None
         } else {
-            builtin(train)?
+            let resolved = train::trainer::resolve(&args.trainer).map_err(anyhow::Error::msg)?;
+            trainer_note = Some(resolved.note.clone());
+            let output = log.map_or(ChildOutput::Discard, ChildOutput::Log);
+            Some(resolved.child(train, output))
         };
         let sources = sensors::open_sources(&args.sources)?;
         let interval =
@@ -110,16 +110,7 @@ impl LocalRun {
         header.device = sensors::device::merge(host.device, sampler.device());
         header.notes.extend(host.notes);
         header.label = args.label.clone();
-        header.train = match &trainer {
-            #[cfg(feature = "train")]
-            Trainer::Builtin(t) => Some(train::train_config(t)),
-            Trainer::External(argv, _) => Some(TrainConfig {
-                model: train::external::display_command(argv),
-                dataset: "external".into(),
-                ..Default::default()
-            }),
-            Trainer::None => None,
-        };
+        header.train = trainer.as_ref().map(|c| c.config.clone());
         let (session, ui_rx) = LiveSession::start(
             header.clone(),
             origin,
@@ -140,6 +131,7 @@ impl LocalRun {
             LocalRun {
                 header,
                 output,
+                trainer_note,
                 cancel,
                 supervisor,
             },
@@ -168,20 +160,6 @@ impl LocalRun {
     }
 }
 
-#[cfg(feature = "train")]
-fn builtin(train: &TrainArgs) -> anyhow::Result<Trainer> {
-    Ok(Trainer::Builtin(train.clone()))
-}
-
-#[cfg(not(feature = "train"))]
-fn builtin(_train: &TrainArgs) -> anyhow::Result<Trainer> {
-    anyhow::bail!(
-        "this trainwatt was built without the `train` feature (no libtorch): \
-         wrap your own training command after `--`, record power alone with --no-train, \
-         or rebuild with default features"
-    )
-}
-
 fn describe(o: &Output) -> String {
     match o {
         Output::File(p) => p.display().to_string(),
@@ -206,7 +184,7 @@ fn wait_or_cancel(end: Option<Instant>, cancel: &AtomicBool) -> bool {
 fn supervise(
     session: LiveSession,
     sampler: sensors::SamplerHandle,
-    trainer: Trainer,
+    trainer: Option<ChildSpec>,
     idle: Option<Duration>,
     duration: Option<Duration>,
     cancel: Arc<AtomicBool>,
@@ -240,30 +218,15 @@ fn supervise(
     let status = if !go_on {
         None
     } else {
-        let handle = match trainer {
-            #[cfg(feature = "train")]
-            Trainer::Builtin(t) => Some(train::spawn_builtin(
-                t,
-                session.origin,
-                tx.clone(),
-                cancel.clone(),
-            )),
-            Trainer::External(argv, log) => Some(train::spawn_external(
-                argv,
-                log,
-                session.origin,
-                tx.clone(),
-                cancel.clone(),
-            )),
-            Trainer::None => None,
-        };
+        let handle = trainer
+            .map(|spec| train::spawn_child(spec, session.origin, tx.clone(), cancel.clone()));
         match handle {
             Some(Ok(h)) => {
                 while !h.is_finished() {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         cancel.store(true, Ordering::SeqCst);
                     }
-                    std::thread::sleep(Duration::from_millis(50));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 Some(h.join().unwrap_or(RunStatus::Error))
             }

@@ -1,8 +1,10 @@
-//! Training: the built-in ResNet18 trainer (libtorch through tch, behind the
-//! `train` feature) and the wrapper around a user's own training command.
-//!
-//! Both run on their own thread and only send [`Event::Train`] messages; neither
-//! touches application state (see DESIGN.md: data flows one way).
+//! Training is always a child process: the user's own command, or a built-in
+//! trainer (the `trainwatt-train` binary on libtorch, built with the `train`
+//! feature, or the Python trainer). One supervisor ([`child`]) runs them all
+//! and only sends [`Event::Train`] messages; it never touches application
+//! state (see DESIGN.md: data flows one way). This module holds the trainers'
+//! options and what can be known of a run before it starts; nothing here links
+//! libtorch.
 //!
 //! [`Event::Train`]: crate::model::event::Event::Train
 use std::fmt;
@@ -11,19 +13,12 @@ use std::str::FromStr;
 
 use crate::model::event::TrainConfig;
 
-pub mod external;
+pub mod child;
 pub mod protocol;
+pub mod trainer;
 
-#[cfg(feature = "train")]
-pub mod data;
-#[cfg(feature = "train")]
-pub mod resnet;
-#[cfg(feature = "train")]
-pub mod runner;
-
-pub use external::spawn_external;
-#[cfg(feature = "train")]
-pub use runner::spawn_builtin;
+pub use child::{spawn_child, spawn_external, ChildOutput, ChildSpec};
+pub use trainer::{TrainerArgs, TrainerKind};
 
 /// Images in `--data synthetic` when no count is given (80% train, 20% validation
 /// by default). ResNet18-CIFAR trains at about 35 images/s at batch 16 on a quiet
@@ -37,13 +32,17 @@ pub const SYNTHETIC_CLASSES: u32 = 10;
 pub const DEFAULT_IMAGE_SIZE: u32 = 32;
 
 /// The network to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum ModelKind {
     /// ResNet18 with the torchvision layout: 7x7 stride-2 stem and max-pool (for 224x224 images)
     #[value(name = "resnet18")]
+    #[serde(rename = "resnet18")]
     Resnet18,
     /// ResNet18 for small images: 3x3 stride-1 stem, no max-pool (for 32x32 images)
     #[value(name = "resnet18-cifar")]
+    #[serde(rename = "resnet18-cifar")]
     Resnet18Cifar,
 }
 
@@ -65,8 +64,9 @@ impl ModelKind {
     }
 }
 
-/// Where the training images come from (`--data`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the training images come from (`--data`). Serialised as its text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum DataSpec {
     /// Generated from the seed: a pattern per class plus noise. `images` in total
     /// (training and validation together).
@@ -107,6 +107,32 @@ impl FromStr for DataSpec {
     }
 }
 
+impl From<DataSpec> for String {
+    fn from(d: DataSpec) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for DataSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<DeviceSpec> for String {
+    fn from(d: DeviceSpec) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for DeviceSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
 impl fmt::Display for DataSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -117,8 +143,9 @@ impl fmt::Display for DataSpec {
     }
 }
 
-/// Where the built-in trainer runs (`--device`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the built-in trainer runs (`--device`). Serialised as its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum DeviceSpec {
     /// CUDA device 0 when libtorch sees one, else the CPU.
     Auto,
@@ -159,7 +186,7 @@ pub const DEFAULT_EPOCHS: u32 = 3;
 
 /// The shape of one run: `train`, `record` and `watch` take these flags;
 /// `sweep` takes lists instead (`--batch-sizes`, `--epochs 1,5,10`).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct ShapeArgs {
     /// Images per optimiser step
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
@@ -178,8 +205,9 @@ impl ShapeArgs {
     }
 }
 
-/// The built-in trainer's options. `train`, `record` and `watch` flatten these.
-#[derive(Debug, Clone, clap::Args)]
+/// The built-in trainer's options. `train`, `record`, `watch` and the trainer
+/// binaries flatten these ([`trainer::train_flags`] turns them back into flags).
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct TrainArgs {
     /// Network [default: resnet18-cifar up to 64-pixel images, resnet18 above]
     #[arg(long, value_enum)]
@@ -227,9 +255,6 @@ pub struct TrainArgs {
     /// Write the trained weights here at the end (libtorch VarStore format)
     #[arg(long, value_name = "PATH")]
     pub save_model: Option<PathBuf>,
-    /// Test hook: a batch size above N fails like an out-of-memory error
-    #[arg(long, hide = true, value_name = "N")]
-    pub inject_oom_above: Option<u32>,
 }
 
 impl Default for TrainArgs {
@@ -252,7 +277,6 @@ impl Default for TrainArgs {
             val_fraction: 0.2,
             steps_per_epoch: None,
             save_model: None,
-            inject_oom_above: None,
         }
     }
 }
@@ -299,8 +323,9 @@ pub fn steps_per_epoch(train_images: u64, batch_size: u32, cap: Option<u32>) -> 
 }
 
 /// The configuration as far as it is known before any data is read: image counts
-/// and steps per epoch are filled in for synthetic data only (the runner's
-/// RunStart carries them for every dataset).
+/// and steps per epoch are filled in for synthetic data only (the trainer's
+/// `start` line carries them for every dataset). This is the header's `train`
+/// for a built-in run.
 pub fn train_config(args: &TrainArgs) -> TrainConfig {
     let (train_images, val_images, steps) = match args.data {
         DataSpec::Synthetic { images } => {

@@ -10,8 +10,13 @@
 //!
 //! Every field but `trainwatt` is optional, epochs and steps are 1-based, and
 //! accuracies are fractions (0..1). Lines that are not protocol lines, or are
-//! malformed ones, are ordinary output.
-use serde::Deserialize;
+//! malformed ones, are ordinary output. `start` may also carry `extra` (an
+//! object of anything else worth recording), `done` a `status` (`completed`,
+//! `cancelled`, `out_of_memory`, `error`) and a `message`. The built-in trainer
+//! (`trainwatt-train`) speaks the same protocol ([`encode`]).
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::model::event::{RunStatus, TrainConfig, TrainEvent};
 
@@ -29,7 +34,7 @@ pub enum ProtocolMsg {
     Done(DoneMsg),
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StartMsg {
     pub model: Option<String>,
     pub dataset: Option<String>,
@@ -43,9 +48,11 @@ pub struct StartMsg {
     pub device: Option<String>,
     pub threads: Option<u32>,
     pub seed: Option<u64>,
+    /// Anything else the trainer wants recorded (merged into the config's `extra`).
+    pub extra: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepMsg {
     pub epoch: Option<u32>,
     pub step: Option<u32>,
@@ -57,7 +64,7 @@ pub struct StepMsg {
     pub images_per_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochEndMsg {
     pub epoch: Option<u32>,
     #[serde(alias = "train_loss")]
@@ -68,7 +75,7 @@ pub struct EpochEndMsg {
     pub images: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DoneMsg {
     /// `completed`, `out_of_memory`, `error` (anything else counts as completed).
     pub status: Option<String>,
@@ -103,7 +110,8 @@ impl StartMsg {
     /// Fill `base` (the command line as model, `external` as dataset) with what
     /// the trainer reported.
     pub fn merge_into(&self, mut base: TrainConfig) -> TrainConfig {
-        if let Some(m) = &self.model {
+        // A wrapped command names its model: the command line stays on record.
+        if let Some(m) = self.model.as_ref().filter(|m| **m != base.model) {
             base.extra
                 .insert("command".into(), serde_json::json!(base.model));
             base.model = m.clone();
@@ -120,7 +128,95 @@ impl StartMsg {
         base.device = self.device.clone().or(base.device);
         base.threads = self.threads.or(base.threads);
         base.seed = self.seed.or(base.seed);
+        if let Some(extra) = &self.extra {
+            base.extra
+                .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         base
+    }
+}
+
+/// The protocol line (without the newline) for a training event: what the
+/// built-in trainer prints. Times are not sent: the monitor stamps each line
+/// when it arrives. `None` values are left out.
+pub fn encode(ev: &TrainEvent) -> String {
+    fn line<T: Serialize>(kind: &str, msg: &T) -> String {
+        let mut v = serde_json::to_value(msg).unwrap_or_default();
+        if let serde_json::Value::Object(m) = &mut v {
+            m.retain(|_, x| !x.is_null());
+        }
+        // The kind first, so a person reading the output sees it first.
+        let body = v.to_string();
+        match body.strip_prefix('{').filter(|b| *b != "}") {
+            Some(rest) => format!("{{\"{KEY}\":\"{kind}\",{rest}"),
+            None => format!("{{\"{KEY}\":\"{kind}\"}}"),
+        }
+    }
+    match ev {
+        TrainEvent::RunStart { config: c, .. } => line(
+            "start",
+            &StartMsg {
+                model: Some(c.model.clone()),
+                dataset: Some(c.dataset.clone()),
+                batch_size: c.batch_size,
+                epochs: c.epochs,
+                steps: c.steps_per_epoch,
+                train_images: c.train_images,
+                val_images: c.val_images,
+                lr: c.lr,
+                device: c.device.clone(),
+                threads: c.threads,
+                seed: c.seed,
+                extra: (!c.extra.is_empty()).then(|| c.extra.clone()),
+            },
+        ),
+        TrainEvent::Step {
+            epoch,
+            step,
+            steps_per_epoch,
+            loss,
+            images_per_s,
+            images,
+            ..
+        } => line(
+            "step",
+            &StepMsg {
+                epoch: Some(*epoch),
+                step: Some(*step),
+                steps: *steps_per_epoch,
+                loss: *loss,
+                images: *images,
+                images_per_s: *images_per_s,
+            },
+        ),
+        TrainEvent::EpochEnd {
+            epoch,
+            train_loss,
+            train_acc,
+            val_acc,
+            images,
+            ..
+        } => line(
+            "epoch_end",
+            &EpochEndMsg {
+                epoch: Some(*epoch),
+                loss: *train_loss,
+                acc: *train_acc,
+                val_acc: *val_acc,
+                images: *images,
+            },
+        ),
+        TrainEvent::RunEnd {
+            status, message, ..
+        } => line(
+            "done",
+            &DoneMsg {
+                status: serde_json::to_value(status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from)),
+                message: message.clone(),
+            },
+        ),
     }
 }
 
@@ -270,6 +366,58 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn encoded_events_parse_back() {
+        let mut config = TrainConfig {
+            model: "resnet18-cifar".into(),
+            dataset: "synthetic:64".into(),
+            batch_size: Some(4),
+            steps_per_epoch: Some(2),
+            train_images: Some(51),
+            val_images: Some(13),
+            device: Some("cpu".into()),
+            ..Default::default()
+        };
+        config.extra.insert("classes".into(), serde_json::json!(10));
+        let start = encode(&TrainEvent::RunStart {
+            t_s: 1.0,
+            config: config.clone(),
+        });
+        let Some(ProtocolMsg::Start(s)) = parse_line(&start) else {
+            panic!("{start}")
+        };
+        let base = TrainConfig {
+            model: "resnet18-cifar".into(),
+            dataset: "synthetic:64".into(),
+            ..Default::default()
+        };
+        assert_eq!(s.merge_into(base), config, "{start}");
+        let step = TrainEvent::Step {
+            t_s: 2.0,
+            epoch: 1,
+            step: 2,
+            steps_per_epoch: Some(2),
+            loss: Some(2.25),
+            images_per_s: None,
+            images: Some(8),
+        };
+        let line = encode(&step);
+        assert!(!line.contains("images_per_s"), "{line}");
+        let mut st = ProtocolState::new(None);
+        assert_eq!(st.to_event(&parse_line(&line).unwrap(), 2.0), Some(step));
+        let end = encode(&TrainEvent::RunEnd {
+            t_s: 3.0,
+            status: RunStatus::OutOfMemory,
+            message: Some("out of memory at batch size 16".into()),
+        });
+        let Some(ProtocolMsg::Done(d)) = parse_line(&end) else {
+            panic!("{end}")
+        };
+        assert_eq!(d.claimed_status(), Some(RunStatus::OutOfMemory));
+        assert_eq!(d.message.as_deref(), Some("out of memory at batch size 16"));
+        assert!(end.starts_with(r#"{"trainwatt":"done""#), "{end}");
     }
 
     #[test]

@@ -1,41 +1,86 @@
-//! Wrapping the user's own training command: run it as a child (argument vector,
-//! no shell), copy its stdout and stderr to a log file, turn protocol lines on
-//! its stdout into training events (see [`super::protocol`]), and make its exit
-//! status the run's status.
+//! One supervisor for every training child: the user's own command
+//! (`-- python train.py`) and the built-in trainers (`trainwatt-train`, the
+//! Python trainer) alike. It runs the argument vector (no shell) under the
+//! watchdog of [`crate::sys`] (own process group; the whole tree ends when the
+//! run does, or when trainwatt dies, even from SIGKILL), copies its output to a
+//! log file, turns protocol lines on its stdout into training events (see
+//! [`super::protocol`]), and makes its exit status the run's status.
 //!
-//! The child gets its own process group, so the terminal's Ctrl-C reaches only
-//! trainwatt, which cancels the run: SIGTERM to the group, then SIGKILL after
-//! [`TERM_GRACE`]. On Linux the child also gets SIGKILL when trainwatt dies
-//! (`PR_SET_PDEATHSIG`), even from `kill -9`.
+//! Cancelling sends SIGTERM to the group, then SIGKILL after [`TERM_GRACE`].
+//! Out of memory is one of: a `done` line with status `out_of_memory`, exit
+//! status 3, or an out-of-memory message on stderr.
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, LineWriter, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::protocol::{parse_line, DoneMsg, ProtocolMsg, ProtocolState};
 use crate::model::event::{Event, RunStatus, TrainConfig, TrainEvent};
+use crate::sys::{spawn_watched, Watched};
 
 /// How long a cancelled command has between SIGTERM and SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(5);
-/// How often the supervising thread looks at the child and the cancel flag.
-const POLL: Duration = Duration::from_millis(20);
+/// How often the supervising thread looks at the cancel flag while it waits.
+const POLL: Duration = Duration::from_millis(50);
+/// The exit status that means "out of memory" (`trainwatt train`, `record` and
+/// the built-in trainers use it; a wrapped command may too).
+pub const EXIT_OUT_OF_MEMORY: i32 = 3;
 
 type SharedLog = Option<Arc<Mutex<LineWriter<File>>>>;
 
-/// Start `argv` and a thread that supervises it. Output goes to `log` (created
-/// or truncated) when given and is discarded otherwise: the terminal belongs to
-/// the TUI. Events are stamped with seconds since `origin`. Setting `cancel`
-/// stops the command. The thread returns the run's status after sending RunEnd.
-///
-/// Errors: an empty `argv`, a log file that cannot be created, or a command
-/// that cannot be started (then no event is sent).
+/// Where the child's stderr goes besides the out-of-memory check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildOutput {
+    /// Both stdout and stderr into this file (created or truncated).
+    Log(PathBuf),
+    /// Stderr to our stderr (headless `trainwatt train`); stdout's protocol
+    /// lines are read, other stdout lines dropped.
+    Stderr,
+    /// Nowhere: the terminal belongs to the TUI.
+    Discard,
+}
+
+/// One training child.
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    pub argv: Vec<OsString>,
+    /// The run's configuration before the child says anything (sent as the
+    /// first RunStart); the child's `start` line merges into it.
+    pub config: TrainConfig,
+    /// Names the child in messages: the command line, or the trainer.
+    pub label: String,
+    pub output: ChildOutput,
+    /// Environment variables set for the child (on top of ours).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl ChildSpec {
+    /// The user's own training command.
+    pub fn command(argv: Vec<OsString>, log: Option<PathBuf>) -> ChildSpec {
+        let cmdline = display_command(&argv);
+        ChildSpec {
+            config: TrainConfig {
+                model: cmdline.clone(),
+                dataset: "external".into(),
+                ..Default::default()
+            },
+            label: format!("`{cmdline}`"),
+            argv,
+            output: log.map_or(ChildOutput::Discard, ChildOutput::Log),
+            env: Vec::new(),
+        }
+    }
+}
+
+/// Start the user's own command `argv` (see [`spawn_child`]); output to `log`
+/// when given, discarded otherwise.
 pub fn spawn_external(
     argv: Vec<OsString>,
     log: Option<PathBuf>,
@@ -43,15 +88,31 @@ pub fn spawn_external(
     tx: Sender<Event>,
     cancel: Arc<AtomicBool>,
 ) -> io::Result<JoinHandle<RunStatus>> {
-    if argv.is_empty() {
+    spawn_child(ChildSpec::command(argv, log), origin, tx, cancel)
+}
+
+/// Start the child and a thread that supervises it. Events are stamped with
+/// seconds since `origin`. Setting `cancel` stops the child. The thread sends
+/// RunStart (the spec's config), the child's events, and RunEnd, and returns
+/// the run's status.
+///
+/// Errors: an empty `argv`, a log file that cannot be created, or a command
+/// that cannot be started (then no event is sent).
+pub fn spawn_child(
+    spec: ChildSpec,
+    origin: Instant,
+    tx: Sender<Event>,
+    cancel: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<RunStatus>> {
+    if spec.argv.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "no training command given: put it after `--`, e.g. `trainwatt watch -- python train.py`",
         ));
     }
-    let log: SharedLog = match log {
-        Some(p) => {
-            let f = File::create(&p).map_err(|e| {
+    let log: SharedLog = match &spec.output {
+        ChildOutput::Log(p) => {
+            let f = File::create(p).map_err(|e| {
                 io::Error::new(
                     e.kind(),
                     format!("cannot create the log file {}: {e}", p.display()),
@@ -59,28 +120,23 @@ pub fn spawn_external(
             })?;
             Some(Arc::new(Mutex::new(LineWriter::new(f))))
         }
-        None => None,
+        _ => None,
     };
-    // The child is started from the supervising thread: PR_SET_PDEATHSIG fires
-    // when the thread that forked it ends, so that thread must live as long as
-    // the child. It reports whether the start worked before anything else.
-    let (ready_tx, ready_rx) = mpsc::sync_channel::<io::Result<()>>(1);
-    let handle = thread::Builder::new()
-        .name("external-trainer".into())
-        .spawn(move || supervise(argv, log, origin, tx, cancel, ready_tx))?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok(handle),
-        Ok(Err(e)) => {
-            let _ = handle.join();
-            Err(e)
-        }
-        Err(_) => {
-            let _ = handle.join();
-            Err(io::Error::other(
-                "the external-trainer thread ended before starting the command",
-            ))
-        }
+    let mut env = spec.env.clone();
+    // Python block-buffers a piped stdout: progress lines would arrive in 8 KiB
+    // bursts. Ask for line buffering unless the user chose otherwise.
+    if std::env::var_os("PYTHONUNBUFFERED").is_none() {
+        env.push(("PYTHONUNBUFFERED".into(), "1".into()));
     }
+    let child = spawn_watched(&spec.argv, &env).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot start `{}`: {e}", spec.argv[0].to_string_lossy()),
+        )
+    })?;
+    thread::Builder::new()
+        .name("training-child".into())
+        .spawn(move || supervise(spec, child, log, origin, tx, cancel))
 }
 
 /// The command line as a user would type it (for labels and messages).
@@ -100,97 +156,48 @@ fn quote(a: &OsStr) -> String {
     }
 }
 
-fn build_command(argv: &[OsString]) -> Command {
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    // Python block-buffers a piped stdout: progress lines would arrive in 8 KiB
-    // bursts. Ask for line buffering unless the user chose otherwise.
-    if std::env::var_os("PYTHONUNBUFFERED").is_none() {
-        cmd.env("PYTHONUNBUFFERED", "1");
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between
-        // fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // trainwatt died between fork and prctl: nobody would kill us later.
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
-    }
-    cmd
-}
-
 fn supervise(
-    argv: Vec<OsString>,
+    spec: ChildSpec,
+    mut child: Watched,
     log: SharedLog,
     origin: Instant,
     tx: Sender<Event>,
     cancel: Arc<AtomicBool>,
-    ready: mpsc::SyncSender<io::Result<()>>,
 ) -> RunStatus {
-    let cmdline = display_command(&argv);
-    let mut child = match build_command(&argv).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(Err(io::Error::new(
-                e.kind(),
-                format!("cannot start `{}`: {e}", argv[0].to_string_lossy()),
-            )));
-            return RunStatus::Error;
-        }
-    };
-    let _ = ready.send(Ok(()));
     let t = |now: Instant| now.saturating_duration_since(origin).as_secs_f64();
-    let base = TrainConfig {
-        model: cmdline.clone(),
-        dataset: "external".into(),
-        ..Default::default()
-    };
     let _ = tx.send(Event::Train(TrainEvent::RunStart {
         t_s: t(Instant::now()),
-        config: base.clone(),
+        config: spec.config.clone(),
     }));
-
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = {
-        let (tx, log) = (tx.clone(), log.clone());
+    let echo = spec.output == ChildOutput::Stderr;
+    let out_reader = child.stdout.take().map(|stdout| {
+        let (tx, log, base) = (tx.clone(), log.clone(), spec.config.clone());
         thread::Builder::new()
-            .name("external-stdout".into())
+            .name("child-stdout".into())
             .spawn(move || read_stdout(stdout, log, base, origin, tx))
-    };
-    let err_reader = {
+    });
+    let err_reader = child.stderr.take().map(|stderr| {
         let log = log.clone();
         thread::Builder::new()
-            .name("external-stderr".into())
-            .spawn(move || read_stderr(stderr, log))
-    };
-
+            .name("child-stderr".into())
+            .spawn(move || read_stderr(stderr, log, echo))
+    });
     let (exit, cancelled) = wait_or_cancel(&mut child, &cancel);
-    // Whatever is left of the group (workers the command started) would keep
-    // the pipes open and outlive the run.
-    kill_group(child.id(), libc::SIGKILL);
-    let done = out_reader.ok().and_then(|h| h.join().ok()).flatten();
-    let saw_oom = err_reader.ok().and_then(|h| h.join().ok()).unwrap_or(false);
+    drop(child);
+    let done = out_reader
+        .and_then(Result::ok)
+        .and_then(|h| h.join().ok())
+        .flatten();
+    let saw_oom = err_reader
+        .and_then(Result::ok)
+        .and_then(|h| h.join().ok())
+        .unwrap_or(false);
     if let Some(l) = &log {
         if let Ok(mut w) = l.lock() {
             let _ = w.flush();
         }
     }
-    let (status, message) = decide_status(&cmdline, exit, cancelled, done.as_ref(), saw_oom);
+    let (status, message) = decide_status(&spec.label, exit, cancelled, done.as_ref(), saw_oom);
     let _ = tx.send(Event::Train(TrainEvent::RunEnd {
         t_s: t(Instant::now()),
         status: status.clone(),
@@ -201,36 +208,25 @@ fn supervise(
 
 /// Wait for the child, stopping it when `cancel` is set. Returns its exit status
 /// (None if waiting failed) and whether it was cancelled.
-fn wait_or_cancel(child: &mut Child, cancel: &AtomicBool) -> (Option<ExitStatus>, bool) {
+fn wait_or_cancel(child: &mut Watched, cancel: &AtomicBool) -> (Option<ExitStatus>, bool) {
     let mut term_sent: Option<Instant> = None;
     let mut killed = false;
     loop {
-        match child.try_wait() {
+        match child.wait_timeout(Some(POLL)) {
             Ok(Some(st)) => return (Some(st), term_sent.is_some()),
             Ok(None) => {}
-            Err(_) => {
-                kill_group(child.id(), libc::SIGKILL);
-                return (child.wait().ok(), term_sent.is_some());
-            }
+            Err(_) => return (None, term_sent.is_some()),
         }
         if term_sent.is_none() && cancel.load(Ordering::Relaxed) {
-            kill_group(child.id(), libc::SIGTERM);
+            let _ = child.signal(false);
             term_sent = Some(Instant::now());
         }
         if let Some(at) = term_sent {
             if !killed && at.elapsed() >= TERM_GRACE {
-                kill_group(child.id(), libc::SIGKILL);
+                let _ = child.signal(true);
                 killed = true;
             }
         }
-        thread::sleep(POLL);
-    }
-}
-
-fn kill_group(pid: u32, signal: libc::c_int) {
-    // SAFETY: plain syscall; the child leads its own group (process_group(0)).
-    unsafe {
-        libc::kill(-(pid as libc::pid_t), signal);
     }
 }
 
@@ -290,9 +286,10 @@ fn read_stdout(
     }
 }
 
-/// Copy stderr to the log; true if it mentioned running out of memory (how
-/// PyTorch reports `CUDA out of memory` and CPU allocation failures).
-fn read_stderr(err: impl Read, log: SharedLog) -> bool {
+/// Copy stderr to the log (and to our stderr with `echo`); true if it
+/// mentioned running out of memory (how PyTorch reports `CUDA out of memory`
+/// and CPU allocation failures).
+fn read_stderr(err: impl Read, log: SharedLog, echo: bool) -> bool {
     let mut r = BufReader::new(err);
     let mut buf = Vec::with_capacity(256);
     let mut saw_oom = false;
@@ -303,6 +300,9 @@ fn read_stderr(err: impl Read, log: SharedLog) -> bool {
             Ok(_) => {}
         }
         write_log(&log, &buf);
+        if echo {
+            let _ = io::stderr().write_all(&buf);
+        }
         if !saw_oom {
             saw_oom = is_oom_message(&String::from_utf8_lossy(&buf));
         }
@@ -335,8 +335,10 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// The run's status and message from how the child ended. `label` names the
+/// child (a quoted command line, or the trainer).
 fn decide_status(
-    cmdline: &str,
+    label: &str,
     exit: Option<ExitStatus>,
     cancelled: bool,
     done: Option<&DoneMsg>,
@@ -345,41 +347,44 @@ fn decide_status(
     let claimed = done.and_then(DoneMsg::claimed_status);
     let done_msg = done.and_then(|d| d.message.clone());
     if cancelled {
-        return (
-            RunStatus::Cancelled,
-            Some(format!("cancelled: `{cmdline}` was stopped")),
-        );
+        let msg = done_msg
+            .filter(|_| claimed == Some(RunStatus::Cancelled))
+            .unwrap_or_else(|| format!("{label} was stopped"));
+        return (RunStatus::Cancelled, Some(format!("cancelled: {msg}")));
     }
     let Some(exit) = exit else {
         return (
             RunStatus::Error,
-            Some(format!("lost track of `{cmdline}`: waiting for it failed")),
+            Some(format!("lost track of {label}: waiting for it failed")),
         );
     };
     if let Some(code) = exit.code() {
         if code == 0 {
             return match claimed {
                 Some(RunStatus::Completed) | Some(RunStatus::Cancelled) | None => {
-                    (RunStatus::Completed, None)
+                    (RunStatus::Completed, done_msg)
                 }
                 Some(s) => (
                     s,
-                    Some(done_msg.unwrap_or_else(|| format!("`{cmdline}` reported it"))),
+                    Some(done_msg.unwrap_or_else(|| format!("{label} reported it"))),
                 ),
             };
         }
-        if saw_oom || claimed == Some(RunStatus::OutOfMemory) {
+        if saw_oom || code == EXIT_OUT_OF_MEMORY || claimed == Some(RunStatus::OutOfMemory) {
             return (
                 RunStatus::OutOfMemory,
-                Some(format!(
-                    "`{cmdline}` ran out of memory (exited with status {code})"
-                )),
+                Some(done_msg.unwrap_or_else(|| {
+                    format!("{label} ran out of memory (exited with status {code})")
+                })),
             );
+        }
+        if claimed == Some(RunStatus::Cancelled) {
+            return (RunStatus::Cancelled, done_msg);
         }
         let detail = done_msg.map(|m| format!(": {m}")).unwrap_or_default();
         return (
             RunStatus::Error,
-            Some(format!("`{cmdline}` exited with status {code}{detail}")),
+            Some(format!("{label} exited with status {code}{detail}")),
         );
     }
     let sig = exit.signal().unwrap_or(0);
@@ -391,7 +396,7 @@ fn decide_status(
     (
         RunStatus::Error,
         Some(format!(
-            "`{cmdline}` was killed by signal {sig} ({}){hint}",
+            "{label} was killed by signal {sig} ({}){hint}",
             signal_name(sig)
         )),
     )
@@ -417,18 +422,22 @@ mod tests {
     fn exit_statuses_become_run_statuses() {
         let ok = ExitStatus::from_raw(0);
         let three = ExitStatus::from_raw(3 << 8);
+        let two = ExitStatus::from_raw(2 << 8);
         let killed = ExitStatus::from_raw(libc::SIGKILL);
         assert_eq!(
             decide_status("c", Some(ok), false, None, false).0,
             RunStatus::Completed
         );
-        let (s, m) = decide_status("c", Some(three), false, None, false);
+        let (s, m) = decide_status("`c`", Some(two), false, None, false);
         assert_eq!(s, RunStatus::Error);
-        assert_eq!(m.unwrap(), "`c` exited with status 3");
+        assert_eq!(m.unwrap(), "`c` exited with status 2");
         assert_eq!(
-            decide_status("c", Some(three), false, None, true).0,
+            decide_status("c", Some(two), false, None, true).0,
             RunStatus::OutOfMemory
         );
+        let (s, m) = decide_status("`c`", Some(three), false, None, false);
+        assert_eq!(s, RunStatus::OutOfMemory);
+        assert_eq!(m.unwrap(), "`c` ran out of memory (exited with status 3)");
         let (s, m) = decide_status("c", Some(killed), false, None, false);
         assert_eq!(s, RunStatus::Error);
         assert!(m.unwrap().contains("signal 9 (SIGKILL)"));
@@ -442,6 +451,10 @@ mod tests {
         };
         assert_eq!(
             decide_status("c", Some(ok), false, Some(&oom), false),
+            (RunStatus::OutOfMemory, Some("batch 64".into()))
+        );
+        assert_eq!(
+            decide_status("c", Some(three), false, Some(&oom), false),
             (RunStatus::OutOfMemory, Some("batch 64".into()))
         );
     }

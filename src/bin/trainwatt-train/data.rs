@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use super::{val_count, DataSpec, SYNTHETIC_CLASSES};
+use trainwatt::train::{val_count, DataSpec, SYNTHETIC_CLASSES};
 
 /// Bytes in one CIFAR-10 record: a label byte, then 1024 red, 1024 green and 1024 blue bytes.
 pub const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
@@ -508,5 +508,87 @@ mod tests {
         let y = augment_batch(&x, &mut Rng::new(2)).unwrap();
         assert_eq!(y.size(), vec![4, 3, 16, 16]);
         assert!(!y.equal(&x), "nothing was cropped or flipped");
+    }
+
+    /// Write `n` CIFAR-10 records: label `i % 10`, then the red, green and blue planes.
+    fn write_cifar(path: &Path, n: usize) {
+        let mut bytes = Vec::with_capacity(n * CIFAR_RECORD);
+        for i in 0..n {
+            let label = (i % 10) as u8;
+            bytes.push(label);
+            for plane in 0..3u8 {
+                bytes.extend(std::iter::repeat_n(label * 20 + plane, 1024));
+            }
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn cifar10_binary_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_cifar(&dir.path().join("data_batch_1.bin"), 20);
+        write_cifar(&dir.path().join("data_batch_2.bin"), 6);
+        write_cifar(&dir.path().join("test_batch.bin"), 10);
+        let spec = DataSpec::Cifar10 {
+            dir: dir.path().to_path_buf(),
+        };
+        let ds = Dataset::load(&spec, 32, 0.2, 1).unwrap();
+        assert_eq!(ds.classes, 10);
+        assert_eq!(ds.train.len(), 26);
+        assert_eq!(ds.val.len(), 10, "test_batch.bin is the validation set");
+        // Labels and planes survive: image i of the test file has label i % 10
+        // and its green plane holds label * 20 + 1.
+        assert_eq!(ds.val.labels.int64_value(&[3]), 3);
+        assert_eq!(ds.val.images.int64_value(&[3, 1, 5, 7]), 61);
+        let idx = Tensor::from_slice(&[0i64, 1, 2, 3]);
+        let (x, y) = ds
+            .batch(&ds.train, &idx, Device::Cpu, Some(&mut Rng::new(1)))
+            .unwrap();
+        assert_eq!(x.size(), vec![4, 3, 32, 32]);
+        assert_eq!(y.size(), vec![4]);
+    }
+
+    #[test]
+    fn malformed_or_missing_cifar10_says_which_file_and_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = DataSpec::Cifar10 {
+            dir: dir.path().to_path_buf(),
+        };
+        let e = Dataset::load(&spec, 32, 0.2, 1).unwrap_err().to_string();
+        assert!(e.contains("data_batch_1.bin: not found"), "{e}");
+        std::fs::write(dir.path().join("data_batch_1.bin"), vec![0u8; 5000]).unwrap();
+        let e = Dataset::load(&spec, 32, 0.2, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("data_batch_1.bin: 5000 bytes is not a whole number of 3073-byte"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn image_folders_are_read_one_class_per_subfolder() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, color) in [("cat", [200u8, 30, 30]), ("dog", [30u8, 30, 200])] {
+            let cdir = dir.path().join(class);
+            std::fs::create_dir(&cdir).unwrap();
+            for i in 0..4u8 {
+                let img = image::RgbImage::from_fn(20, 12, |x, _| {
+                    image::Rgb([color[0], color[1].wrapping_add(x as u8 * i), color[2]])
+                });
+                let ext = if i == 3 { "jpg" } else { "png" };
+                img.save(cdir.join(format!("{i}.{ext}"))).unwrap();
+            }
+            std::fs::write(cdir.join("notes.txt"), "not an image").unwrap();
+        }
+        let spec = DataSpec::Folder {
+            dir: dir.path().to_path_buf(),
+        };
+        let ds = Dataset::load(&spec, 16, 0.25, 1).unwrap();
+        assert_eq!(ds.classes, 2);
+        assert_eq!(ds.train.len() + ds.val.len(), 8);
+        assert_eq!(ds.val.len(), 2);
+        assert_eq!(ds.train.images.size(), vec![6, 3, 16, 16]);
+        std::fs::write(dir.path().join("dog").join("broken.png"), b"not a png").unwrap();
+        let e = Dataset::load(&spec, 16, 0.25, 1).unwrap_err().to_string();
+        assert!(e.contains("broken.png: cannot decode the image"), "{e}");
     }
 }

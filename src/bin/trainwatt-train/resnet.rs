@@ -9,7 +9,7 @@
 use tch::nn::{self, init, Init};
 use tch::{TchError, Tensor};
 
-use super::ModelKind;
+use trainwatt::train::ModelKind;
 
 /// torch.nn.BatchNorm2d's defaults.
 const BN_MOMENTUM: f64 = 0.1;
@@ -150,10 +150,6 @@ impl ResNet18 {
         }
     }
 
-    pub fn kind(&self) -> ModelKind {
-        self.kind
-    }
-
     /// Logits for a batch of `N x 3 x H x W` images.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor, TchError> {
         let mut ys = self.stem.forward(xs, train)?;
@@ -178,7 +174,7 @@ mod tests {
     #[test]
     fn both_variants_have_resnet18_parameters_and_shapes() {
         for (kind, side) in [(ModelKind::Resnet18Cifar, 32), (ModelKind::Resnet18, 64)] {
-            let (vs, net) = crate::train::data::with_torch_seed(0, || {
+            let (vs, net) = crate::data::with_torch_seed(0, || {
                 let vs = nn::VarStore::new(Device::Cpu);
                 let net = ResNet18::new(&vs.root(), kind, 10);
                 (vs, net)

@@ -1,24 +1,22 @@
-//! The built-in training loop, on its own thread: SGD with momentum and weight
-//! decay over a [`Dataset`], reporting progress as [`TrainEvent`]s.
+//! The built-in training loop: SGD with momentum and weight decay over a
+//! [`Dataset`], reporting progress as [`TrainEvent`]s (which `main` prints as
+//! protocol lines).
 //!
 //! Every libtorch call in the loop is fallible (`f_`), so an allocation failure
 //! ends the run with [`RunStatus::OutOfMemory`] and the batch size, as a result
 //! to record rather than a crash.
-use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use tch::{nn, COptimizer, Device, Kind, Reduction, TchError, Tensor};
 
-use super::data::{with_torch_seed, DataError, Dataset, Rng};
-use super::external::is_oom_message;
-use super::resnet::ResNet18;
-use super::{steps_per_epoch, train_config, DeviceSpec, TrainArgs};
-use crate::model::event::{Event, RunStatus, TrainEvent};
+use trainwatt::model::event::{RunStatus, TrainEvent};
+use trainwatt::train::child::is_oom_message;
+use trainwatt::train::{steps_per_epoch, train_config, DeviceSpec, TrainArgs};
+
+use crate::data::{with_torch_seed, DataError, Dataset, Rng};
+use crate::resnet::ResNet18;
 
 /// At most one Step event per this interval (plus the last step of each epoch).
 pub const STEP_EVERY: Duration = Duration::from_millis(200);
@@ -76,43 +74,48 @@ fn first_line(e: &TchError) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
 
-/// Start the built-in trainer. Events are stamped with seconds since `origin`;
-/// setting `cancel` stops the run at the next step. The thread sends RunStart
-/// (once the data is loaded), Step, EpochEnd and always a final RunEnd, and
-/// returns the run's status.
-pub fn spawn_builtin(
-    args: TrainArgs,
-    origin: Instant,
-    tx: Sender<Event>,
-    cancel: Arc<AtomicBool>,
-) -> io::Result<JoinHandle<RunStatus>> {
-    thread::Builder::new()
-        .name("trainer".into())
-        .spawn(move || {
-            let outcome =
-                panic::catch_unwind(AssertUnwindSafe(|| run(&args, origin, &tx, &cancel)));
-            let (status, message) = match outcome {
-                Ok(Ok((status, message))) => (status, message),
-                Ok(Err(e)) => (e.status(), Some(e.message())),
-                Err(p) => {
-                    let what = p
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| p.downcast_ref::<&str>().copied())
-                        .unwrap_or("unknown cause");
-                    (
-                        RunStatus::Error,
-                        Some(format!("the trainer panicked: {what}")),
-                    )
-                }
-            };
-            let _ = tx.send(Event::Train(TrainEvent::RunEnd {
-                t_s: origin.elapsed().as_secs_f64(),
-                status: status.clone(),
-                message,
-            }));
-            status
-        })
+/// Train to the end, or until `cancel` is set (checked before every step),
+/// passing each event to `emit`: RunStart once the data is loaded, Step
+/// (throttled to one per [`STEP_EVERY`] plus each epoch's last), EpochEnd, and
+/// a final RunEnd. Returns the run's status. `hooks` are test hooks.
+pub fn train(
+    args: &TrainArgs,
+    hooks: &Hooks,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(TrainEvent),
+) -> RunStatus {
+    let origin = Instant::now();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        run(args, hooks, origin, &mut *emit, cancel)
+    }));
+    let (status, message) = match outcome {
+        Ok(Ok((status, message))) => (status, message),
+        Ok(Err(e)) => (e.status(), Some(e.message())),
+        Err(p) => {
+            let what = p
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown cause");
+            (
+                RunStatus::Error,
+                Some(format!("the trainer panicked: {what}")),
+            )
+        }
+    };
+    emit(TrainEvent::RunEnd {
+        t_s: origin.elapsed().as_secs_f64(),
+        status: status.clone(),
+        message,
+    });
+    status
+}
+
+/// Test hooks (only settable with the `test-util` feature).
+#[derive(Debug, Default, Clone)]
+pub struct Hooks {
+    /// A batch size above this fails like an out-of-memory error.
+    pub inject_oom_above: Option<u32>,
 }
 
 fn resolve_device(d: DeviceSpec) -> Result<Device, RunError> {
@@ -166,13 +169,11 @@ impl At {
 
 fn run(
     args: &TrainArgs,
+    hooks: &Hooks,
     origin: Instant,
-    tx: &Sender<Event>,
+    send: &mut dyn FnMut(TrainEvent),
     cancel: &AtomicBool,
 ) -> Result<(RunStatus, Option<String>), RunError> {
-    let send = |ev: TrainEvent| {
-        let _ = tx.send(Event::Train(ev));
-    };
     let t = || origin.elapsed().as_secs_f64();
     let threads = args.threads_resolved();
     tch::set_num_threads(threads as i32);
@@ -244,7 +245,7 @@ fn run(
                     Some(format!("cancelled at epoch {epoch}, step {step}")),
                 ));
             }
-            if let Some(limit) = args.inject_oom_above.filter(|&l| bs > l) {
+            if let Some(limit) = hooks.inject_oom_above.filter(|&l| bs > l) {
                 return Err(at.err(TchError::Torch(format!(
                     "DefaultCPUAllocator: can't allocate memory (injected by --inject-oom-above {limit})"
                 ))));
@@ -352,10 +353,10 @@ fn evaluate(
     bs: i64,
     cancel: &AtomicBool,
 ) -> Result<Evaluated, TchError> {
-    let n = ds.val.len();
-    if n == 0 {
+    if ds.val.is_empty() {
         return Ok(Evaluated::Accuracy(None));
     }
+    let n = ds.val.len();
     let _guard = tch::no_grad_guard();
     let mut correct = 0i64;
     let mut start = 0;
