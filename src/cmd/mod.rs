@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 pub mod import;
 pub mod inspect;
 pub mod paths;
+pub mod power_mode;
 pub mod record;
 pub mod replay;
 pub mod report;
