@@ -1,7 +1,7 @@
 //! `sweep --power-modes` against a fake `nvpmodel` on PATH (a shell script
 //! that logs its calls and keeps the mode in a state file, printing `-q` like
 //! JetPack's): the modes are set in order, each session records the mode read
-//! back, and the mode found (2) is restored after a normal end, after SIGINT
+//! back (and `report` tables and plots them per mode), and the mode found (2) is restored after a normal end, after SIGINT
 //! mid-sweep (and `--resume` keeps the modes), and after a failing run and a
 //! mode nvpmodel refuses. Without nvpmodel or root the sweep does not start.
 use std::path::{Path, PathBuf};
@@ -151,6 +151,35 @@ fn modes_are_set_in_order_recorded_and_restored() {
         serde_json::from_str(&std::fs::read_to_string(f.out().join("sweep.json")).unwrap())
             .unwrap();
     assert_eq!(plan["power_modes"], serde_json::json!([0, 1]));
+
+    // The report: tables per mode, the by-power-mode table, the figure.
+    let figs = f.dir.path().join("figures");
+    let rep = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        .arg("report")
+        .arg(f.out())
+        .arg("--plots")
+        .arg(&figs)
+        .output()
+        .unwrap();
+    assert!(rep.status.success(), "{}", stderr(&rep));
+    let md = String::from_utf8_lossy(&rep.stdout);
+    for m in ["0", "1"] {
+        let mode = format!("MODE_{m} (nvpmodel mode {m})");
+        assert!(
+            md.contains(&format!(" @ {mode}\n")),
+            "no section for {mode}:\n{md}"
+        );
+        let row = format!("| 2 | 1 | {mode} | 1 |");
+        assert!(md.contains(&row), "no by-power-mode row {row}:\n{md}");
+    }
+    assert_eq!(md.matches("### By batch size").count(), 2, "{md}");
+    assert!(md.contains("## By power mode ("), "{md}");
+    let svg = std::fs::read_to_string(figs.join("energy_vs_time_by_power_mode.svg")).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    assert!(
+        svg.contains("MODE_1 (nvpmodel mode 1)"),
+        "legend names the modes"
+    );
 }
 
 #[test]
