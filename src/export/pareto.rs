@@ -78,7 +78,15 @@ pub fn write_pareto(dir: &Path, devices: &[DeviceStudy]) -> Result<Option<PathBu
         .collect();
     let series: Vec<(String, Vec<Point>)> = split
         .iter()
-        .map(|d| (d.device.clone(), points(d)))
+        .map(|d| {
+            // One machine: the legend names the mode alone.
+            let one = split.iter().all(|o| o.machine == split[0].machine);
+            let name = match (&d.power_mode, one) {
+                (Some(m), true) => m.clone(),
+                _ => d.device.clone(),
+            };
+            (name, points(d))
+        })
         .filter(|(_, p)| !p.is_empty())
         .collect();
     if series.is_empty() {
