@@ -264,3 +264,31 @@ fn without_nvpmodel_or_root_nothing_starts() {
     assert!(stderr(&o).contains("needs nvpmodel"), "{}", stderr(&o));
     assert!(!f.out().exists());
 }
+
+#[test]
+fn a_sweep_killed_with_sigkill_restores_the_first_mode_found_on_resume() {
+    if !have_trainer() {
+        return;
+    }
+    let f = Fake::new();
+    let mut child = f
+        .sweep(&args("0,1", "2"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = f.out().join("pm0-bs2-ep1-r1.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !first.exists() {
+        assert!(Instant::now() < deadline, "the first run did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    assert_eq!(f.mode(), "0", "nothing restores after SIGKILL");
+    let o = f.sweep(&["--resume"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(f.mode(), "2", "the mode found by the first start");
+    assert!(stderr(&o).contains("restored to MODE_2"), "{}", stderr(&o));
+    assert!(!f.out().join("power-mode-found.txt").exists());
+}

@@ -1,7 +1,9 @@
 //! `sweep --power-modes`: setting Jetson nvpmodel modes between runs, and
 //! putting back the mode the sweep found. The restore lives in a guard's
 //! Drop, so a normal end, an error and an interrupt (the sweep's stop flag
-//! ends the loop, then the guard drops) all restore it.
+//! ends the loop, then the guard drops) all restore it. The mode found is
+//! also kept in the sweep's directory until it is restored, so a sweep killed
+//! with SIGKILL and resumed restores the mode found first, not its own.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -25,11 +27,27 @@ pub struct ModeControl {
     program: PathBuf,
     original: PowerMode,
     original_id: u32,
+    /// Where the mode found is kept until it is restored.
+    found_file: PathBuf,
+}
+
+/// The file in a sweep's directory that holds the mode found.
+pub fn found_file(out: &Path) -> PathBuf {
+    out.join("power-mode-found.txt")
+}
+
+/// `found_file`'s text: the mode number, then its name.
+fn read_found(path: &Path) -> Option<PowerMode> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let id = lines.next()?.trim().parse::<u32>().ok()?;
+    let name = lines.next().unwrap_or("").trim().to_string();
+    Some(PowerMode { name, id: Some(id) })
 }
 
 impl ModeControl {
     /// Check that modes can be set and read back, before the first run.
-    pub fn open(modes: &[u32]) -> anyhow::Result<Self> {
+    pub fn open(modes: &[u32], found_file: PathBuf) -> anyhow::Result<Self> {
         let list = modes
             .iter()
             .map(u32::to_string)
@@ -47,7 +65,9 @@ impl ModeControl {
                  run `sudo -E trainwatt sweep ...`, or drop --power-modes"
             );
         }
-        let original = query(&program)?;
+        let now = query(&program)?;
+        // A sweep here that was killed before restoring left what it found.
+        let original = read_found(&found_file).unwrap_or(now);
         let Some(original_id) = original.id else {
             bail!(
                 "`{} -q` printed the mode name ({}) but not its number, so the sweep could not restore it: \
@@ -64,7 +84,15 @@ impl ModeControl {
             program,
             original,
             original_id,
+            found_file,
         })
+    }
+
+    /// Keep the mode found in the sweep's directory (once it exists).
+    pub fn save(&self) -> anyhow::Result<()> {
+        let text = format!("{}\n{}\n", self.original_id, self.original.name);
+        std::fs::write(&self.found_file, text)
+            .with_context(|| format!("cannot write {}", self.found_file.display()))
     }
 
     /// Set `mode` and read it back; an error when nvpmodel refuses or the
@@ -90,10 +118,13 @@ impl Drop for ModeControl {
             .and_then(|()| query(&self.program))
             .map(|m| m.id == Some(self.original_id));
         match back {
-            Ok(true) => eprintln!(
-                "trainwatt sweep: power mode restored to {}",
-                self.original.describe()
-            ),
+            Ok(true) => {
+                let _ = std::fs::remove_file(&self.found_file);
+                eprintln!(
+                    "trainwatt sweep: power mode restored to {}",
+                    self.original.describe()
+                )
+            }
             Ok(false) | Err(_) => eprintln!(
                 "trainwatt sweep: could not restore the power mode to {}: run `sudo {} -m {}`",
                 self.original.describe(),

@@ -269,13 +269,19 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     // sweep before it starts) and dropped last: its Drop restores the mode.
     let modes = match &plan.power_modes[..] {
         [] => None,
-        m => Some(super::power_mode::ModeControl::open(m)?),
+        m => Some(super::power_mode::ModeControl::open(
+            m,
+            super::power_mode::found_file(&a.out),
+        )?),
     };
     if !plan_path.exists() {
         std::fs::create_dir_all(&a.out)
             .with_context(|| format!("cannot create {}", a.out.display()))?;
         std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
             .with_context(|| format!("cannot write {}", plan_path.display()))?;
+    }
+    if let Some(ctl) = &modes {
+        ctl.save()?;
     }
     let slots = plan_order(&plan);
     let total = slots.len();
