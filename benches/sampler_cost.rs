@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use trainwatt::model::event::Event;
-use trainwatt::sensors::{ina3221, open_sources, rapl, Sampler, SourceArgs};
+#[path = "../src/sensors/fake_tree.rs"]
+mod fake_tree;
+use trainwatt::sensors::{open_sources, rapl, Sampler, SourceArgs};
 
 fn cpu_s() -> f64 {
     // SAFETY: getrusage writes into the struct we pass.
@@ -86,7 +88,7 @@ fn read_only_us(args: &SourceArgs, n: u32) -> f64 {
 }
 
 fn fake_trees(root: &Path) {
-    ina3221::fake::iio(
+    fake_tree::iio(
         root,
         "6-0040",
         &[

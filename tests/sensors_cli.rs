@@ -6,7 +6,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use trainwatt::model::event::Event;
-use trainwatt::sensors::{ina3221, open_sources, rapl, Sampler, SourceArgs};
+#[path = "../src/sensors/fake_tree.rs"]
+mod fake_tree;
+use trainwatt::sensors::{open_sources, rapl, Sampler, SourceArgs};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trainwatt"))
@@ -71,7 +73,7 @@ fn sources_without_sensors_lists_the_estimate_and_why_the_others_are_missing() {
 fn sources_finds_ina3221_and_rapl_on_fake_trees() {
     let dir = tempfile::tempdir().unwrap();
     let sys = dir.path().join("sys");
-    ina3221::fake::iio(
+    fake_tree::iio(
         &sys,
         "6-0040",
         &[
@@ -202,7 +204,7 @@ fn import_nvidia_smi_and_its_refusals() {
 fn sampler_runs_sysfs_sources_and_the_estimate_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
     let sys = dir.path().join("sys");
-    ina3221::fake::hwmon(
+    fake_tree::hwmon(
         &sys,
         "1-0040",
         "hwmon1",

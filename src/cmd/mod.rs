@@ -9,6 +9,7 @@ pub mod completions;
 pub mod import;
 pub mod inspect;
 pub mod paths;
+pub mod power_mode;
 pub mod record;
 pub mod replay;
 pub mod report;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use crate::cmd::summary::summarize_file;
 use crate::export::{self, Format};
-use crate::model::study::{device_study, DeviceStudy};
+use crate::model::study::{mode_studies, DeviceStudy};
 use crate::model::summary::{RunOutcome, SessionSummary};
 
 #[derive(Debug, clap::Args)]
@@ -88,14 +88,14 @@ pub fn studies(dirs: &[PathBuf], lenient: bool) -> anyhow::Result<Vec<DeviceStud
     let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
     Ok(groups
         .iter()
-        .map(|(name, dir, sums)| {
+        .flat_map(|(name, dir, sums)| {
             let unique = names.iter().filter(|n| *n == name).count() == 1;
             let label = if unique {
                 name.clone()
             } else {
                 format!("{name} ({})", dir.display())
             };
-            device_study(&label, sums)
+            mode_studies(&label, sums)
         })
         .collect())
 }

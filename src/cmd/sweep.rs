@@ -22,6 +22,7 @@ use crate::ui::format;
 #[command(after_help = "Examples:
   trainwatt sweep --batch-sizes 2,4,8,16,32 --epochs 1,5 --repeats 5 --out sweep-here --cooldown 30s
   trainwatt sweep --resume --out sweep-here   # continue: same options, finished runs kept
+  sudo -E trainwatt sweep --batch-sizes 8,32 --epochs 1 --power-modes 0,1 --out modes   # Jetson power modes
   trainwatt report sweep-here --plots figures")]
 pub struct SweepArgs {
     /// Batch sizes to run (comma list)
@@ -43,6 +44,12 @@ pub struct SweepArgs {
     /// Runs per configuration (the study used 5)
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeats: u32,
+    /// Jetson nvpmodel modes to run every configuration in (comma list; needs root and nvpmodel). The mode found is restored when the sweep ends, fails or is interrupted
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub power_modes: Vec<u32>,
+    /// After setting a power mode, wait this long for clocks and power to settle
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub mode_settle: Duration,
     /// Directory for the session files (one per run) and sweep.json (the plan)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -65,6 +72,10 @@ pub struct SweepPlan {
     pub batch_sizes: Vec<u32>,
     pub epochs: Vec<u32>,
     pub repeats: u32,
+    /// nvpmodel modes (empty: the sweep leaves the mode alone). Plans
+    /// written before power modes have none.
+    #[serde(default)]
+    pub power_modes: Vec<u32>,
     /// The options every run shares (sources, trainer, model, data, ...), as
     /// parsed: a resumed sweep runs with exactly these.
     pub options: SweepOptions,
@@ -78,14 +89,21 @@ pub const PLAN_FORMAT: &str = "trainwatt-sweep/2";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepOptions {
     pub cooldown: Option<Duration>,
+    #[serde(default = "default_mode_settle")]
+    pub mode_settle: Duration,
     pub run: RunArgs,
     pub train: TrainArgs,
+}
+
+fn default_mode_settle() -> Duration {
+    Duration::from_secs(10)
 }
 
 impl SweepArgs {
     fn options(&self) -> SweepOptions {
         SweepOptions {
             cooldown: self.cooldown,
+            mode_settle: self.mode_settle,
             run: self.run.clone(),
             train: self.train.clone(),
         }
@@ -100,6 +118,7 @@ impl SweepArgs {
             b.batch_sizes == self.batch_sizes
                 && b.epochs == self.epochs
                 && b.repeats == self.repeats
+                && b.power_modes == self.power_modes
                 && b.options() == self.options()
         })
     }
@@ -108,6 +127,8 @@ impl SweepArgs {
 /// One run of the plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunSlot {
+    /// The nvpmodel mode, when the sweep sets modes.
+    pub power_mode: Option<u32>,
     pub batch_size: u32,
     pub epochs: u32,
     pub repeat: u32,
@@ -115,8 +136,12 @@ pub struct RunSlot {
 
 impl RunSlot {
     pub fn file_name(&self) -> String {
+        let mode = self
+            .power_mode
+            .map(|m| format!("pm{m}-"))
+            .unwrap_or_default();
         format!(
-            "bs{}-ep{}-r{}.jsonl",
+            "{mode}bs{}-ep{}-r{}.jsonl",
             self.batch_size, self.epochs, self.repeat
         )
     }
@@ -124,16 +149,26 @@ impl RunSlot {
 
 /// Runs in the order they are made: repeat by repeat, so slow drift (heat,
 /// background load) spreads over every configuration instead of biasing one.
+/// Within a repeat, power modes change least often (mode, then batch size,
+/// then epochs).
 pub fn plan_order(plan: &SweepPlan) -> Vec<RunSlot> {
+    let modes: Vec<Option<u32>> = if plan.power_modes.is_empty() {
+        vec![None]
+    } else {
+        plan.power_modes.iter().copied().map(Some).collect()
+    };
     let mut v = Vec::new();
     for repeat in 1..=plan.repeats {
-        for &batch_size in &plan.batch_sizes {
-            for &epochs in &plan.epochs {
-                v.push(RunSlot {
-                    batch_size,
-                    epochs,
-                    repeat,
-                });
+        for &power_mode in &modes {
+            for &batch_size in &plan.batch_sizes {
+                for &epochs in &plan.epochs {
+                    v.push(RunSlot {
+                        power_mode,
+                        batch_size,
+                        epochs,
+                        repeat,
+                    });
+                }
             }
         }
     }
@@ -182,15 +217,17 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         let same = a.batch_sizes == saved.batch_sizes
             && a.epochs == saved.epochs
             && a.repeats == saved.repeats
+            && a.power_modes == saved.power_modes
             && a.options() == saved.options;
         if !a.only_resume() && !same {
             bail!(
                 "--resume continues with the options the sweep started with \
-                 (batch sizes {:?}, epochs {:?}, {} repeats, as saved in {}):\n  \
+                 (batch sizes {:?}, epochs {:?}, {} repeats, power modes {:?}, as saved in {}):\n  \
                  give only `--resume --out {}` (or exactly those options), or start a new sweep in another --out",
                 saved.batch_sizes,
                 saved.epochs,
                 saved.repeats,
+                saved.power_modes,
                 plan_path.display(),
                 a.out.display()
             );
@@ -199,6 +236,8 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             batch_sizes: saved.batch_sizes.clone(),
             epochs: saved.epochs.clone(),
             repeats: saved.repeats,
+            power_modes: saved.power_modes.clone(),
+            mode_settle: saved.options.mode_settle,
             out: a.out.clone(),
             cooldown: saved.options.cooldown,
             resume: true,
@@ -218,6 +257,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             batch_sizes: a.batch_sizes.clone(),
             epochs: a.epochs.clone(),
             repeats: a.repeats,
+            power_modes: a.power_modes.clone(),
             options: a.options(),
         };
         (plan, a)
@@ -225,11 +265,23 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     if !a.run.command.is_empty() || a.run.no_train {
         bail!("a sweep runs the built-in trainer: drop --no-train and the command after `--`");
     }
+    // Opened before anything is written (a missing nvpmodel or root stops the
+    // sweep before it starts) and dropped last: its Drop restores the mode.
+    let modes = match &plan.power_modes[..] {
+        [] => None,
+        m => Some(super::power_mode::ModeControl::open(
+            m,
+            super::power_mode::found_file(&a.out),
+        )?),
+    };
     if !plan_path.exists() {
         std::fs::create_dir_all(&a.out)
             .with_context(|| format!("cannot create {}", a.out.display()))?;
         std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
             .with_context(|| format!("cannot write {}", plan_path.display()))?;
+    }
+    if let Some(ctl) = &modes {
+        ctl.save()?;
     }
     let slots = plan_order(&plan);
     let total = slots.len();
@@ -247,6 +299,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             todo.len()
         );
     }
+    let mut current_mode: Option<u32> = None;
     let started = Instant::now();
     for (n, (k, slot)) in todo.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
@@ -258,11 +311,21 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
                     "trainwatt sweep: cooling down for {}",
                     format::duration(c.as_secs_f64())
                 );
-                let end = Instant::now() + c;
-                while Instant::now() < end && !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(100));
+                if !wait_unless_stopped(c, &stop) {
+                    break;
                 }
-                if stop.load(Ordering::SeqCst) {
+            }
+        }
+        if let (Some(ctl), Some(mode)) = (&modes, slot.power_mode) {
+            if current_mode != Some(mode) {
+                let now = ctl.set(mode)?;
+                current_mode = Some(mode);
+                eprintln!(
+                    "trainwatt sweep: power mode {}; settling for {}",
+                    now.describe(),
+                    format::duration(a.mode_settle.as_secs_f64())
+                );
+                if !wait_unless_stopped(a.mode_settle, &stop) {
                     break;
                 }
             }
@@ -279,8 +342,12 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         } else {
             String::new()
         };
+        let mode = slot
+            .power_mode
+            .map(|m| format!("power mode {m}, "))
+            .unwrap_or_default();
         eprintln!(
-            "trainwatt sweep: run {} of {total}: batch size {}, {} epochs, repeat {}{eta}",
+            "trainwatt sweep: run {} of {total}: {mode}batch size {}, {} epochs, repeat {}{eta}",
             k + 1,
             slot.batch_size,
             slot.epochs,
@@ -295,6 +362,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             eprintln!("trainwatt sweep: {} → {}", slot.file_name(), s.label());
         }
     }
+    drop(modes);
     if stop.load(Ordering::SeqCst) {
         eprintln!(
             "trainwatt sweep: stopped; continue with `trainwatt sweep --resume --out {}`",
@@ -331,6 +399,17 @@ fn read_plan(plan_path: &Path) -> anyhow::Result<SweepPlan> {
     }
     serde_json::from_value(v)
         .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))
+}
+
+/// Sleep for `d` in short steps; false when the stop flag was raised.
+fn wait_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(
+            Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())),
+        );
+    }
+    !stop.load(Ordering::SeqCst)
 }
 
 fn unix_time() -> u64 {
@@ -372,6 +451,7 @@ mod tests {
             batch_sizes: a.batch_sizes.clone(),
             epochs: a.epochs.clone(),
             repeats: a.repeats,
+            power_modes: a.power_modes.clone(),
             options: a.options(),
         };
         let dir = tempfile::tempdir().unwrap();
@@ -384,6 +464,41 @@ mod tests {
     }
 
     #[test]
+    fn modes_change_least_often_and_old_plans_have_none() {
+        let a = <SavedSweep as clap::Parser>::parse_from(["sweep", "--resume", "--out", "x"]).args;
+        let mut plan = SweepPlan {
+            format: PLAN_FORMAT.into(),
+            batch_sizes: vec![2, 4],
+            epochs: vec![1],
+            repeats: 2,
+            power_modes: vec![1, 0],
+            options: a.options(),
+        };
+        let names: Vec<String> = plan_order(&plan).iter().map(|s| s.file_name()).collect();
+        assert_eq!(
+            names[..5],
+            [
+                "pm1-bs2-ep1-r1.jsonl",
+                "pm1-bs4-ep1-r1.jsonl",
+                "pm0-bs2-ep1-r1.jsonl",
+                "pm0-bs4-ep1-r1.jsonl",
+                "pm1-bs2-ep1-r2.jsonl",
+            ]
+        );
+        // A plan saved before power modes existed loads with none and the
+        // default settle time.
+        let mut v = serde_json::to_value(&plan).unwrap();
+        v.as_object_mut().unwrap().remove("power_modes");
+        v["options"].as_object_mut().unwrap().remove("mode_settle");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sweep.json");
+        std::fs::write(&p, v.to_string()).unwrap();
+        plan.power_modes.clear();
+        assert_eq!(read_plan(&p).unwrap(), plan);
+        assert_eq!(plan.options.mode_settle, Duration::from_secs(10));
+    }
+
+    #[test]
     fn plan_interleaves_repeats() {
         let a = <SavedSweep as clap::Parser>::parse_from(["sweep", "--resume", "--out", "x"]).args;
         let plan = SweepPlan {
@@ -391,6 +506,7 @@ mod tests {
             batch_sizes: vec![2, 4],
             epochs: vec![1],
             repeats: 2,
+            power_modes: vec![],
             options: a.options(),
         };
         let names: Vec<String> = plan_order(&plan).iter().map(|s| s.file_name()).collect();

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod csv_rows;
+pub mod pareto;
 pub mod plots;
 pub mod report;
 pub mod report_cost;

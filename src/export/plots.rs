@@ -2,7 +2,8 @@
 //! energy and average power by batch size with 95% CI error bars (one figure
 //! per epoch count), and time and energy by epochs (one figure per batch
 //! size); one series per device. Only completed runs are plotted: an OOM
-//! configuration has no point (the report's tables say OOM).
+//! configuration has no point (the report's tables say OOM). Power modes get
+//! their energy-against-time figure ([`super::pareto`]).
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
@@ -293,5 +294,6 @@ pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, 
             }
         }
     }
+    written.extend(super::pareto::write_pareto(dir, devices)?);
     Ok(written)
 }

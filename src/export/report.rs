@@ -1,6 +1,7 @@
 //! `trainwatt report` output: the study's tables (by batch size for each
-//! epoch count, by epochs for each batch size) per device, and side-by-side
-//! tables with ratios when there are several devices.
+//! epoch count, by epochs for each batch size) per device (per device and
+//! power mode when a device ran in several, with a by-power-mode table), and
+//! side-by-side tables with ratios when there are several.
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -302,7 +303,58 @@ fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
     }
 }
 
-/// Markdown report: each device's tables, then side-by-side tables.
+/// Each machine that ran in several power modes: every configuration in
+/// every mode, one row each.
+fn power_modes_md(o: &mut String, devices: &[DeviceStudy]) {
+    let mut machines: Vec<&str> = Vec::new();
+    for d in devices {
+        if !machines.contains(&d.machine.as_str()) {
+            machines.push(&d.machine);
+        }
+    }
+    for m in machines {
+        let modes: Vec<&DeviceStudy> = devices.iter().filter(|d| d.machine == m).collect();
+        if modes.len() < 2 {
+            continue;
+        }
+        let mut keys: Vec<ConfigKey> = modes
+            .iter()
+            .flat_map(|d| d.configs.iter().map(|c| c.key))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let _ = writeln!(
+            o,
+            "\n## By power mode ({})\n\nMean ± 95% confidence interval over the completed runs of each mode.\n\n\
+             | batch size | epochs | power mode | n | training time (s) | energy (J) | average power (W) | J/image |\n\
+             |---:|---:|---|---|---:|---:|---:|---:|",
+            md_cell(m)
+        );
+        for key in &keys {
+            for d in &modes {
+                let Some(c) = d.get(*key) else { continue };
+                let est = if d.estimate { " (estimate)" } else { "" };
+                let [t, e, p] = metric_cells(c, est);
+                let jpi = match c.no_result_label() {
+                    Some(l) => l.to_string(),
+                    None => format!("{}{est}", ci_cell(c.j_per_image.as_ref(), 4)),
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {t} | {e} | {p} | {jpi} |",
+                    key_part(key.batch_size),
+                    key_part(key.epochs),
+                    md_cell(d.power_mode.as_deref().unwrap_or("unknown")),
+                    n_cell(c)
+                );
+            }
+        }
+        o.push('\n');
+    }
+}
+
+/// Markdown report: each device's tables, the power modes, then
+/// side-by-side tables.
 pub fn to_markdown(devices: &[DeviceStudy]) -> String {
     to_markdown_at(devices, &CostFactors::default())
 }
@@ -313,6 +365,7 @@ pub fn to_markdown_at(devices: &[DeviceStudy], k: &CostFactors) -> String {
     for d in devices {
         device_md(&mut o, d);
     }
+    power_modes_md(&mut o, devices);
     if devices.len() >= 2 {
         side_by_side_md(&mut o, devices);
     }

@@ -97,6 +97,7 @@ pub fn import_tegrastats(text: &str, opts: &TegraImportOptions) -> Result<Import
     )
     .map_err(invalid)?;
     describe(&mut header, &rep, opts, start);
+    name_board(&mut header, &parsed, &layout);
     Ok(Imported {
         header,
         events,
@@ -246,6 +247,33 @@ fn describe(
     super::report::check_notes(header, rep);
 }
 
+/// The board, inferred from the rails, RAM total and CPU count where that is
+/// unambiguous; the notes say it was inferred (or why it was not).
+fn name_board(header: &mut Header, parsed: &[Parsed], layout: &TegraLayout) {
+    use crate::sensors::jetson_boards::{infer_board, BoardGuess};
+    let ram = parsed
+        .iter()
+        .filter_map(|p| p.data.ram_total_mb)
+        .reduce(f64::max);
+    match infer_board(&layout.rails, ram, layout.cpus) {
+        BoardGuess::Named(model) => {
+            header.notes.push(format!(
+                "device model inferred from the rails ({}), the RAM total ({} MB) and {} CPU cores: {model}",
+                layout.rails.join(", "),
+                ram.map_or("?".into(), |m| format!("{m:.0}")),
+                layout.cpus
+            ));
+            header.device.model = Some(model);
+        }
+        BoardGuess::Ambiguous(why) => {
+            header
+                .notes
+                .push(format!("device model not inferred: {why}"));
+        }
+        BoardGuess::Unknown => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +351,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("root"), "{e}");
+    }
+
+    #[test]
+    fn a_nano_log_with_4gb_ram_names_the_board_and_says_inferred() {
+        let line = "RAM 936/3964MB (lfb 366x4MB) SWAP 0/4096MB (cached 0MB) CPU [10%@102,3%@102,0%@102,0%@102] EMC_FREQ 0%@204 GR3D_FREQ 42%@76 POM_5V_IN 2793/1750 POM_5V_GPU 76/25 POM_5V_CPU 1222/604\n";
+        let imp = import_tegrastats(
+            &line.repeat(3),
+            &TegraImportOptions {
+                interval_ms: Some(1000.0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            imp.header.device.model.as_deref(),
+            Some("NVIDIA Jetson Nano 4GB")
+        );
+        assert!(
+            imp.header
+                .notes
+                .iter()
+                .any(|n| n.contains("inferred") && n.contains("3964 MB")),
+            "{:?}",
+            imp.header.notes
+        );
     }
 }

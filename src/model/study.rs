@@ -3,7 +3,8 @@
 //! power over the completed runs, per device; and the ratios between devices.
 //!
 //! Grouping never relies on file names: the configuration comes from the
-//! run's TrainConfig, the device from the session's label.
+//! run's TrainConfig, the device from the session's label, the power mode
+//! (a configuration axis when a device ran in several) from its header.
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -61,7 +62,13 @@ impl ConfigStats {
 /// All configurations of one device.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeviceStudy {
+    /// The device, with its power mode when its sessions ran in several.
     pub device: String,
+    /// The device alone (what sessions of one machine share).
+    pub machine: String,
+    /// The sessions' power mode (nvpmodel mode, power limit), when they
+    /// share one.
+    pub power_mode: Option<String>,
     /// Scope of the total power, e.g. "board input".
     pub scope: String,
     pub estimate: bool,
@@ -151,14 +158,54 @@ pub fn device_study(device: &str, sessions: &[SessionSummary]) -> DeviceStudy {
             }
         })
         .collect();
+    let mut modes: Vec<Option<String>> = sessions.iter().map(|s| s.power_mode.clone()).collect();
+    modes.sort();
+    modes.dedup();
     DeviceStudy {
         device: device.to_string(),
+        machine: device.to_string(),
+        power_mode: if modes.len() == 1 {
+            modes.pop().flatten()
+        } else {
+            None
+        },
         scope: scopes.join(" / "),
         estimate,
         sources,
         sessions: n,
         configs,
     }
+}
+
+/// One device's studies, one per power mode when its sessions ran in more
+/// than one (named "device @ mode", in the order the modes first appear),
+/// else one study.
+pub fn mode_studies(device: &str, sessions: &[SessionSummary]) -> Vec<DeviceStudy> {
+    let mut modes: Vec<Option<&str>> = Vec::new();
+    for s in sessions.iter().filter(|s| s.status != RunOutcome::NoRun) {
+        let m = s.power_mode.as_deref();
+        if !modes.contains(&m) {
+            modes.push(m);
+        }
+    }
+    if modes.len() <= 1 {
+        return vec![device_study(device, sessions)];
+    }
+    modes
+        .into_iter()
+        .map(|m| {
+            let mine: Vec<SessionSummary> = sessions
+                .iter()
+                .filter(|s| s.power_mode.as_deref() == m)
+                .cloned()
+                .collect();
+            let name = format!("{device} @ {}", m.unwrap_or("power mode unknown"));
+            DeviceStudy {
+                machine: device.to_string(),
+                ..device_study(&name, &mine)
+            }
+        })
+        .collect()
 }
 
 /// Means of one device against a baseline device, per configuration both have.
@@ -270,6 +317,29 @@ mod tests {
             message: None,
         }));
         summarize(&f, "f")
+    }
+
+    #[test]
+    fn several_power_modes_split_a_device_one_mode_does_not() {
+        let with = |mode: &str, watts: f64| {
+            let mut s = run(8, watts, 1.0, RunStatus::Completed);
+            s.power_mode = Some(mode.into());
+            s
+        };
+        let one = mode_studies("nano", &[with("MAXN", 10.0), with("MAXN", 10.0)]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].device, "nano");
+        assert_eq!(one[0].power_mode.as_deref(), Some("MAXN"));
+        let two = mode_studies(
+            "nano",
+            &[with("5W", 5.0), with("MAXN", 10.0), with("5W", 5.0)],
+        );
+        let names: Vec<&str> = two.iter().map(|d| d.device.as_str()).collect();
+        assert_eq!(names, ["nano @ 5W", "nano @ MAXN"], "first-seen order");
+        assert!(two.iter().all(|d| d.machine == "nano"));
+        assert_eq!(two[0].sessions, 2);
+        assert!((two[0].configs[0].energy_j.unwrap().mean - 5.0).abs() < 1e-9);
+        assert!((two[1].configs[0].avg_power_w.unwrap().mean - 10.0).abs() < 1e-9);
     }
 
     #[test]

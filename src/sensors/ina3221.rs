@@ -7,7 +7,9 @@
 //!   `currK_input` (mA); channel 7 is a sum of shunts and is skipped.
 //!
 //! `NC` channels are skipped. The board's total follows the same per-board
-//! rule as tegrastats ([`super::jetson_rails`]).
+//! rule as tegrastats ([`super::jetson_rails`]). AGX Thor's INA238
+//! ([`super::ina238`]) is read by this source too: its one channel (VIN) is
+//! the board's input and the INA3221 rails are parts of it.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ pub const DRIVERS: [&str; 2] = ["ina3221x", "ina3221"];
 pub enum RailFiles {
     /// iio: one file in milliwatts.
     PowerMw(PathBuf),
+    /// INA238 hwmon `power1_input`: one file in microwatts.
+    PowerUw(PathBuf),
     /// hwmon: bus voltage (mV) and current (mA).
     VoltCurrent { mv: PathBuf, ma: PathBuf },
 }
@@ -34,6 +38,8 @@ pub enum RailFiles {
 pub struct Ina3221Rail {
     pub label: String,
     pub files: RailFiles,
+    /// Read from an INA238 (Thor's board input), not an INA3221.
+    pub ina238: bool,
 }
 
 fn sorted_dir(p: &Path) -> Vec<PathBuf> {
@@ -78,14 +84,18 @@ pub fn discover(sysfs_root: &Path) -> Result<Vec<Ina3221Rail>, SensorError> {
             }
         }
     }
+    let thor = super::ina238::discover(sysfs_root);
+    any_driver |= !thor.is_empty();
+    rails.extend(thor);
     if rails.is_empty() {
         let reason = if any_driver {
             "the INA3221 driver is bound but exposes no readable rails (only NC channels, or an unknown layout)".to_string()
         } else {
             format!(
-                "no {} or {} (not a Jetson, or the INA3221 driver is not loaded)",
+                "no {}, {} or {} (not a Jetson, or the INA3221/INA238 driver is not loaded)",
                 sysfs_root.join("bus/i2c/drivers/ina3221x").display(),
-                sysfs_root.join("bus/i2c/drivers/ina3221").display()
+                sysfs_root.join("bus/i2c/drivers/ina3221").display(),
+                sysfs_root.join("bus/i2c/drivers/ina238").display()
             )
         };
         return Err(SensorError::unavailable(NAME, reason));
@@ -114,6 +124,7 @@ fn iio_rails(dir: &Path) -> Vec<Ina3221Rail> {
                 Ina3221Rail {
                     label,
                     files: RailFiles::PowerMw(p),
+                    ina238: false,
                 },
             )
         })
@@ -136,6 +147,7 @@ fn hwmon_rails(dir: &Path) -> Vec<Ina3221Rail> {
             .then_some(Ina3221Rail {
                 label,
                 files: RailFiles::VoltCurrent { mv, ma },
+                ina238: false,
             })
         })
         .collect()
@@ -143,6 +155,7 @@ fn hwmon_rails(dir: &Path) -> Vec<Ina3221Rail> {
 
 enum Reader {
     Mw(SysfsFile),
+    Uw(SysfsFile),
     Vi(SysfsFile, SysfsFile),
 }
 
@@ -184,11 +197,21 @@ impl Ina3221Source {
             };
             readers.push(match &r.files {
                 RailFiles::PowerMw(p) => Reader::Mw(open(p)?),
+                RailFiles::PowerUw(p) => Reader::Uw(open(p)?),
                 RailFiles::VoltCurrent { mv, ma } => Reader::Vi(open(mv)?, open(ma)?),
             });
         }
         let names: Vec<&str> = rails.iter().map(|r| r.label.as_str()).collect();
-        let rule = total_rule(&names);
+        // One INA238 (Thor's VIN) is the board's input whatever its label.
+        let ina238: Vec<&str> = rails
+            .iter()
+            .filter(|r| r.ina238)
+            .map(|r| r.label.as_str())
+            .collect();
+        let rule = match ina238.as_slice() {
+            [one] => TotalRule::Rail((*one).to_string()),
+            _ => total_rule(&names),
+        };
         let (channels, has_sum) = rail_channels(&names, &rule, NAME);
         Ok(Ina3221Source {
             rails,
@@ -231,6 +254,7 @@ impl PowerSource for Ina3221Source {
         for r in &mut self.readers {
             let v = match r {
                 Reader::Mw(f) => f.read_i64().map(|mw| mw as f64 / 1e3),
+                Reader::Uw(f) => f.read_i64().map(|uw| uw as f64 / 1e6),
                 Reader::Vi(v, i) => v
                     .read_i64()
                     .and_then(|mv| i.read_i64().map(|ma| mv as f64 * ma as f64 / 1e6)),
@@ -253,59 +277,11 @@ impl PowerSource for Ina3221Source {
     }
 }
 
-/// Test helpers: fake INA3221 trees in both layouts.
-#[doc(hidden)]
-pub mod fake {
-    use std::path::{Path, PathBuf};
-
-    /// JetPack 4 iio layout: `(label, mW)` per channel.
-    pub fn iio(root: &Path, dev: &str, rails: &[(&str, i64)]) -> PathBuf {
-        let d = root
-            .join("bus/i2c/drivers/ina3221x")
-            .join(dev)
-            .join("iio:device0");
-        std::fs::create_dir_all(&d).expect("fake iio dir");
-        for (k, (label, mw)) in rails.iter().enumerate() {
-            std::fs::write(d.join(format!("rail_name_{k}")), format!("{label}\n")).expect("write");
-            std::fs::write(d.join(format!("in_power{k}_input")), format!("{mw}\n")).expect("write");
-            std::fs::write(d.join(format!("in_voltage{k}_input")), "5000\n").expect("write");
-            std::fs::write(
-                d.join(format!("in_current{k}_input")),
-                format!("{}\n", mw / 5),
-            )
-            .expect("write");
-        }
-        d
-    }
-
-    /// JetPack 5+ hwmon layout: `(label, mV, mA)` per channel 1..=3, plus the
-    /// channel-7 shunt sum the reader must skip.
-    pub fn hwmon(root: &Path, dev: &str, hw: &str, rails: &[(&str, i64, i64)]) -> PathBuf {
-        let d = root
-            .join("bus/i2c/drivers/ina3221")
-            .join(dev)
-            .join("hwmon")
-            .join(hw);
-        std::fs::create_dir_all(&d).expect("fake hwmon dir");
-        std::fs::write(root.join("bus/i2c/drivers/ina3221/uevent"), "").expect("write");
-        for (k, (label, mv, ma)) in rails.iter().enumerate() {
-            let k = k + 1;
-            std::fs::write(d.join(format!("in{k}_label")), format!("{label}\n")).expect("write");
-            std::fs::write(d.join(format!("in{k}_input")), format!("{mv}\n")).expect("write");
-            std::fs::write(d.join(format!("curr{k}_input")), format!("{ma}\n")).expect("write");
-        }
-        std::fs::write(d.join("in7_label"), "sum of shunt voltages\n").expect("write");
-        std::fs::write(d.join("in7_input"), "40\n").expect("write");
-        std::fs::write(d.join("curr7_input"), "9999\n").expect("write");
-        std::fs::write(d.join("name"), "ina3221\n").expect("write");
-        d
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::sample::{Role, Scope};
+    use crate::sensors::fake_tree as fake;
 
     #[test]
     fn jetpack4_iio_nano_layout() {
@@ -392,5 +368,48 @@ mod tests {
         let mut s = Ina3221Source::open(dir.path(), None).unwrap();
         std::fs::write(d.join("in_power0_input"), "garbage\n").unwrap();
         assert!(s.read().is_err());
+    }
+
+    #[test]
+    fn thor_ina238_vin_is_the_total_and_module_rails_are_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        fake::hwmon(
+            dir.path(),
+            "1-0040",
+            "hwmon1",
+            &[("VDD_GPU", 5000, 2000), ("VDD_CPU_SOC_MSS", 5000, 1000)],
+        );
+        fake::ina238(dir.path(), "2-0044", "hwmon3", 19_200, 2_500, 48_000_000);
+        fake::ucsi_power_supply(dir.path(), "ucsi-source-psy-USBC000:001", "hwmon5");
+        let mut s = Ina3221Source::open(dir.path(), None).unwrap();
+        let names: Vec<&str> = s.channels().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["VDD_GPU", "VDD_CPU_SOC_MSS", "VIN"]);
+        assert_eq!(s.total_rule(), &TotalRule::Rail("VIN".into()));
+        assert_eq!(s.channels()[2].scope, Scope::BoardInput);
+        assert_eq!(s.channels()[2].role, Role::Total);
+        assert!(s.channels()[..2].iter().all(|c| c.role == Role::Part));
+        // 48 W from power1_input (µW), not the sum of anything.
+        assert_eq!(s.read().unwrap(), vec![Some(10.0), Some(5.0), Some(48.0)]);
+    }
+
+    #[test]
+    fn thor_ina238_alone_without_power_file_uses_volts_times_amps() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = fake::ina238(dir.path(), "2-0044", "hwmon3", 20_000, 2_000, 0);
+        std::fs::remove_file(d.join("power1_input")).unwrap();
+        std::fs::write(d.join("in1_label"), "VIN_CARRIER\n").unwrap();
+        let mut s = Ina3221Source::open(dir.path(), None).unwrap();
+        assert_eq!(s.channels().len(), 1);
+        assert_eq!(s.channels()[0].name, "VIN_CARRIER");
+        assert_eq!(s.channels()[0].role, Role::Total);
+        assert!((s.read().unwrap()[0].unwrap() - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn usb_c_power_supply_alone_is_not_a_source() {
+        let dir = tempfile::tempdir().unwrap();
+        fake::ucsi_power_supply(dir.path(), "ucsi-source-psy-USBC000:001", "hwmon5");
+        let e = Ina3221Source::open(dir.path(), None).err().unwrap();
+        assert!(e.to_string().contains("not a Jetson"), "{e}");
     }
 }

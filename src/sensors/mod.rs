@@ -4,7 +4,7 @@
 //! | source      | what it measures                      | scope                        |
 //! |-------------|---------------------------------------|------------------------------|
 //! | `nvml`      | NVIDIA GPU power, energy counter      | GPU only                     |
-//! | `ina3221`   | Jetson rails read from sysfs          | board input / sum of rails   |
+//! | `ina3221`   | Jetson rails read from sysfs (INA3221, Thor's INA238) | board input / sum of rails |
 //! | `tegrastats`| Jetson rails from the tegrastats tool | board input / sum of rails   |
 //! | `rapl`      | CPU package, DRAM, psys counters      | CPU package / DRAM / psys    |
 //! | `estimate`  | CPU utilisation × (TDP − idle) + idle | estimate                     |
@@ -17,7 +17,11 @@ use crate::model::sample::Channel;
 pub mod channel_names;
 pub mod cpu_estimate;
 pub mod device;
+#[cfg(test)]
+pub(crate) mod fake_tree;
+pub mod ina238;
 pub mod ina3221;
+pub mod jetson_boards;
 pub mod jetson_rails;
 pub mod nvml;
 pub mod rapl;
@@ -298,7 +302,10 @@ fn open_one(
     interval: Option<Duration>,
 ) -> Result<Box<dyn PowerSource>, SensorError> {
     Ok(match kind {
-        SourceKind::Nvml => Box::new(nvml::NvmlSource::open(interval)?),
+        SourceKind::Nvml => Box::new(nvml::NvmlSource::open(
+            interval,
+            device::is_jetson(&args.proc_root, &args.sysfs_root),
+        )?),
         SourceKind::Ina3221 => Box::new(ina3221::Ina3221Source::open(&args.sysfs_root, interval)?),
         SourceKind::Tegrastats => Box::new(tegrastats::TegrastatsSource::open(
             args.tegrastats_bin.as_deref(),

@@ -87,6 +87,73 @@ pub fn explain_error(e: &NvmlError) -> String {
     }
 }
 
+/// What opening one GPU found about its power reading.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PowerProbe {
+    Works(PowerMethod),
+    /// NVML answered NotSupported (Jetson boards with JetPack 7).
+    NotSupported,
+    /// Another error, explained.
+    Failed(String),
+}
+
+/// One GPU as probed at open.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuProbe {
+    pub index: u32,
+    pub name: String,
+    pub power: PowerProbe,
+    pub energy_counter: bool,
+    pub power_limit_w: Option<f64>,
+}
+
+/// The GPUs this source reads, or why NVML is not a power source here. NVML
+/// that loads but reads no power is "not available", never 0 W; on a Jetson
+/// the reason says JetPack 7's NVML answers NotSupported and that the Jetson
+/// readers (ina3221, tegrastats) are used instead.
+pub fn decide(probes: Vec<GpuProbe>, jetson: bool) -> Result<Vec<GpuCaps>, String> {
+    let mut gpus = Vec::new();
+    let mut not_supported = Vec::new();
+    let mut failed = Vec::new();
+    for p in probes {
+        match p.power {
+            PowerProbe::Works(power) => gpus.push(GpuCaps {
+                index: p.index,
+                name: p.name,
+                power,
+                energy_counter: p.energy_counter,
+                power_limit_w: p.power_limit_w,
+            }),
+            PowerProbe::NotSupported => not_supported.push(p.name),
+            PowerProbe::Failed(why) => failed.push(format!("{} ({why})", p.name)),
+        }
+    }
+    if !gpus.is_empty() {
+        return Ok(gpus);
+    }
+    let mut why = Vec::new();
+    if !not_supported.is_empty() {
+        why.push(if jetson {
+            format!(
+                "NVML loads but answers NotSupported for power on {} (a Jetson: JetPack 7's NVML has no power readings); the Jetson readers (ina3221, tegrastats) are used instead",
+                not_supported.join(", ")
+            )
+        } else {
+            format!(
+                "NVML loads but answers NotSupported for power on {}",
+                not_supported.join(", ")
+            )
+        });
+    }
+    if !failed.is_empty() {
+        why.push(format!("no power reading from {}", failed.join(", ")));
+    }
+    if why.is_empty() {
+        why.push("NVML loaded but lists no GPU".into());
+    }
+    Err(why.join("; "))
+}
+
 pub struct NvmlSource {
     nvml: Nvml,
     gpus: Vec<GpuCaps>,
@@ -95,7 +162,10 @@ pub struct NvmlSource {
 }
 
 impl NvmlSource {
-    pub fn open(interval: Option<Duration>) -> Result<Self, SensorError> {
+    /// `jetson_hint`: this machine is a Jetson (device tree, INA monitors), so
+    /// NVML without power is explained as JetPack 7's NVML and the Jetson
+    /// readers are named.
+    pub fn open(interval: Option<Duration>, jetson_hint: bool) -> Result<Self, SensorError> {
         let nvml = Nvml::init().map_err(|e| SensorError::unavailable(NAME, explain_error(&e)))?;
         let n = nvml
             .device_count()
@@ -106,25 +176,23 @@ impl NvmlSource {
                 "NVML loaded but lists no GPU",
             ));
         }
-        let mut gpus = Vec::new();
-        let mut no_power = Vec::new();
+        let jetson = jetson_hint;
+        let mut probes = Vec::new();
         for index in 0..n {
             let d = nvml.device_by_index(index).map_err(|e| {
                 SensorError::unavailable(NAME, format!("GPU {index}: {}", explain_error(&e)))
             })?;
             let name = d.name().unwrap_or_else(|_| format!("GPU {index}"));
             let power = if instant_power_mw(&d).is_some() {
-                Some(PowerMethod::Instant)
-            } else if d.power_usage().is_ok() {
-                Some(PowerMethod::PowerUsage)
+                PowerProbe::Works(PowerMethod::Instant)
             } else {
-                None
+                match d.power_usage() {
+                    Ok(_) => PowerProbe::Works(PowerMethod::PowerUsage),
+                    Err(NvmlError::NotSupported) => PowerProbe::NotSupported,
+                    Err(e) => PowerProbe::Failed(explain_error(&e)),
+                }
             };
-            let Some(power) = power else {
-                no_power.push(name);
-                continue;
-            };
-            gpus.push(GpuCaps {
+            probes.push(GpuProbe {
                 index,
                 name,
                 power,
@@ -132,15 +200,7 @@ impl NvmlSource {
                 power_limit_w: d.enforced_power_limit().ok().map(|mw| mw as f64 / 1e3),
             });
         }
-        if gpus.is_empty() {
-            return Err(SensorError::unavailable(
-                NAME,
-                format!(
-                    "NVML reports no power for {} (as on Jetson boards): use ina3221 or tegrastats there",
-                    no_power.join(", ")
-                ),
-            ));
-        }
+        let gpus = decide(probes, jetson).map_err(|why| SensorError::unavailable(NAME, why))?;
         let channels = build_channels(&gpus);
         Ok(NvmlSource {
             nvml,
@@ -307,9 +367,53 @@ mod tests {
     fn init_fails_cleanly_where_there_is_no_driver() {
         // On a machine without libnvidia-ml.so this is the path users hit;
         // with a GPU it opens. Either way: no panic.
-        match NvmlSource::open(None) {
+        match NvmlSource::open(None, false) {
             Ok(s) => assert!(!s.channels().is_empty()),
             Err(e) => assert!(e.to_string().starts_with("nvml: not available"), "{e}"),
         }
+    }
+
+    fn probe(index: u32, name: &str, power: PowerProbe) -> GpuProbe {
+        GpuProbe {
+            index,
+            name: name.into(),
+            power,
+            energy_counter: false,
+            power_limit_w: None,
+        }
+    }
+
+    #[test]
+    fn jetpack7_not_supported_falls_back_to_the_jetson_readers() {
+        let e = decide(vec![probe(0, "Orin", PowerProbe::NotSupported)], true).unwrap_err();
+        assert!(e.contains("NotSupported for power on Orin"), "{e}");
+        assert!(
+            e.contains("Jetson readers (ina3221, tegrastats) are used"),
+            "{e}"
+        );
+        let e = decide(vec![probe(0, "X", PowerProbe::NotSupported)], false).unwrap_err();
+        assert!(!e.contains("Jetson"), "{e}");
+        let e = decide(
+            vec![probe(0, "A", PowerProbe::Failed("no permission".into()))],
+            false,
+        )
+        .unwrap_err();
+        assert!(e.contains("A (no permission)"), "{e}");
+        assert!(decide(vec![], false).unwrap_err().contains("no GPU"));
+    }
+
+    #[test]
+    fn a_gpu_with_power_is_kept_beside_one_without() {
+        let g = decide(
+            vec![
+                probe(0, "A", PowerProbe::NotSupported),
+                probe(1, "B", PowerProbe::Works(PowerMethod::PowerUsage)),
+            ],
+            false,
+        )
+        .unwrap();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].index, 1);
+        assert_eq!(g[0].power, PowerMethod::PowerUsage);
     }
 }

@@ -45,10 +45,9 @@ impl Sampler {
             ));
         }
         check_resolutions(&sources, interval)?;
-        let mut device = super::device::host_device_info(
-            std::path::Path::new("/proc"),
-            std::path::Path::new("/"),
-        );
+        // Host facts (model, power mode) come from `device::host_facts`,
+        // whose roots the caller knows; here only what the sources describe.
+        let mut device = DeviceInfo::default();
         let width: usize = sources.iter().map(|s| s.channels().len()).sum();
         let mut handle = SamplerHandle {
             channels: Vec::with_capacity(width),
@@ -129,7 +128,7 @@ impl SamplerHandle {
         self.threads.iter().map(|(_, ms, _)| *ms).reduce(f64::max)
     }
 
-    /// Model, power mode, CPU and GPUs where known.
+    /// What the sources describe (GPU names, power limits).
     pub fn device(&self) -> DeviceInfo {
         self.device.clone()
     }

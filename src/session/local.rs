@@ -115,7 +115,14 @@ impl LocalRun {
             .max_interval_ms()
             .unwrap_or(args.sources.interval_ms);
         let mut header = Header::new(sampler.channels().to_vec(), interval_ms);
-        header.device = sampler.device();
+        let host = sensors::device::host_facts(
+            &args.sources.proc_root,
+            &args.sources.sysfs_root,
+            std::path::Path::new("/"),
+            None,
+        );
+        header.device = sensors::device::merge(host.device, sampler.device());
+        header.notes.extend(host.notes);
         header.label = args.label.clone();
         header.train = trainer.as_ref().map(|c| c.config.clone());
         let signals = RunSignals::new();
