@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use trainwatt::model::event::Event;
 #[path = "../src/sensors/fake_tree.rs"]
 mod fake_tree;
-use trainwatt::sensors::{open_sources, rapl, Sampler, SourceArgs};
+use trainwatt::sensors::{open_sources, Sampler, SourceArgs};
 
 fn cpu_s() -> f64 {
     // SAFETY: getrusage writes into the struct we pass.
@@ -97,15 +97,15 @@ fn fake_trees(root: &Path) {
             ("POM_5V_CPU", 800),
         ],
     );
-    rapl::write_fake_zone(
+    fake_tree::write_fake_zone(
         root,
         "intel-rapl:0",
         "package-0",
         1_000_000,
         262_143_999_999,
     );
-    rapl::write_fake_zone(root, "intel-rapl:0:0", "core", 1_000_000, 262_143_999_999);
-    rapl::write_fake_zone(root, "intel-rapl:0:1", "dram", 1_000_000, 65_532_610_987);
+    fake_tree::write_fake_zone(root, "intel-rapl:0:0", "core", 1_000_000, 262_143_999_999);
+    fake_tree::write_fake_zone(root, "intel-rapl:0:1", "dram", 1_000_000, 65_532_610_987);
 }
 
 fn main() {

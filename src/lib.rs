@@ -4,6 +4,8 @@
 //! Data flows one way (see the README's architecture section): sensors, the
 //! trainer and the replay engine only send events; the app folds them into
 //! state; the UI draws state. `model` and `sensors` never import the UI.
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 pub mod app;
 pub mod cli;
 pub mod cmd;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use trainwatt::model::event::Event;
 #[path = "../src/sensors/fake_tree.rs"]
 mod fake_tree;
-use trainwatt::sensors::{open_sources, rapl, Sampler, SourceArgs};
+use trainwatt::sensors::{open_sources, Sampler, SourceArgs};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trainwatt"))
@@ -82,7 +82,7 @@ fn sources_finds_ina3221_and_rapl_on_fake_trees() {
             ("POM_5V_CPU", 800),
         ],
     );
-    rapl::write_fake_zone(
+    fake_tree::write_fake_zone(
         &sys,
         "intel-rapl:0",
         "package-0",
@@ -210,7 +210,7 @@ fn sampler_runs_sysfs_sources_and_the_estimate_side_by_side() {
         "hwmon1",
         &[("VDD_IN", 5000, 1000), ("VDD_SOC", 5000, 200)],
     );
-    rapl::write_fake_zone(
+    fake_tree::write_fake_zone(
         &sys,
         "intel-rapl:0",
         "package-0",

@@ -258,42 +258,21 @@ pub fn spawn_terminal_reader(tx: Sender<Msg>) -> anyhow::Result<()> {
 fn read_terminal(fd: i32, wake: &std::os::unix::net::UnixStream) -> io::Result<Vec<Msg>> {
     use std::io::Read as _;
     use std::os::fd::AsRawFd;
-    let mut fds = [
-        libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: two valid pollfds, for the duration of the call.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(Vec::new())
-        } else {
-            Err(e)
-        };
-    }
-    if fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+    let [tty, resized] = crate::sys::calls::poll_readable([fd, wake.as_raw_fd()])?;
+    if tty.closed {
         return Err(io::Error::new(
             io::ErrorKind::BrokenPipe,
             "the terminal hung up",
         ));
     }
     let mut out = Vec::new();
-    if fds[1].revents & libc::POLLIN != 0 {
+    if resized.readable {
         let mut buf = [0u8; 64];
         while matches!((&*wake).read(&mut buf), Ok(n) if n > 0) {}
         let (width, height) = ratatui::crossterm::terminal::size()?;
         out.push(Msg::Resize { width, height });
     }
-    if fds[0].revents & libc::POLLIN != 0 {
+    if tty.readable {
         while event::poll(Duration::ZERO)? {
             match event::read()? {
                 TermEvent::Key(k) => out.extend(action_for(&k).map(Msg::Key)),

@@ -18,8 +18,7 @@ fn is_root() -> bool {
     if let Ok(v) = std::env::var("TRAINWATT_TEST_ASSUME_ROOT") {
         return v == "1";
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    crate::sys::calls::is_root()
 }
 
 /// The nvpmodel program and the mode it reported before the sweep.

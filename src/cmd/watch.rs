@@ -94,7 +94,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
     let (local, rx) = LocalRun::start_observed(&a.run, &train, output.clone(), true, observer)?;
     let mut panes = vec![PaneFeed::Live {
         header: local.header.clone(),
-        rx: rx.expect("forwarding requested"),
+        rx: rx.context("the live session did not forward its events")?,
     }];
     panes.extend(remote);
     let ui = app::run_terminal(panes, a.tui.options());

@@ -33,13 +33,16 @@ fn write_rows<R: Serialize>(columns: &[&str], rows: impl IntoIterator<Item = R>)
         .terminator(::csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     // Writing plain cells (text, numbers, booleans, empty) to memory cannot
-    // fail; the row types hold nothing else.
-    w.write_record(columns).expect("a header of plain text");
+    // fail; the row types hold nothing else. Should it ever, the row is left
+    // out rather than the program stopped.
+    let _ = w.write_record(columns);
     for r in rows {
-        w.serialize(r).expect("a row of plain cells");
+        if let Err(e) = w.serialize(r) {
+            tracing::error!("a CSV row could not be written: {e}");
+        }
     }
-    let bytes = w.into_inner().expect("an in-memory buffer");
-    String::from_utf8(bytes).expect("cells written from UTF-8 strings")
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// One `summary` row (columns: `summary::CSV_COLUMNS`).

@@ -12,18 +12,15 @@ use std::path::Path;
 /// Take the lock on `file` without waiting. `Err` (kind `WouldBlock`) names
 /// the process that holds it.
 pub fn try_lock_exclusive(file: &File, path: &Path) -> io::Result<()> {
-    // SAFETY: flock only reads the descriptor number, which `file` keeps open
-    // for the duration of the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
-        return Err(io::Error::new(
-            e.kind(),
-            format!("{}: cannot lock: {e}", path.display()),
-        ));
+    match crate::sys::calls::try_flock_exclusive(file.as_raw_fd()) {
+        Ok(true) => return Ok(()),
+        Ok(false) => {}
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: cannot lock: {e}", path.display()),
+            ))
+        }
     }
     let holder = file
         .metadata()

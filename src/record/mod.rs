@@ -3,7 +3,6 @@
 pub mod format;
 pub mod lock;
 pub mod reader;
-pub mod recorder;
 pub mod writer;
 
 pub use format::{DeviceInfo, Header, SCHEMA_VERSION};

@@ -83,3 +83,20 @@ pub fn ucsi_power_supply(root: &Path, psy: &str, hw: &str) -> PathBuf {
     let _ = std::os::unix::fs::symlink(&h, root.join("class/hwmon").join(hw));
     h
 }
+
+/// A RAPL powercap zone: `class/powercap/ZONE/{name,energy_uj,max_energy_range_uj}`.
+pub fn write_fake_zone(
+    sysfs_root: &Path,
+    zone: &str,
+    name: &str,
+    energy_uj: u64,
+    max_range_uj: u64,
+) -> PathBuf {
+    let dir = sysfs_root.join("class/powercap").join(zone);
+    std::fs::create_dir_all(&dir).expect("create fake zone");
+    std::fs::write(dir.join("name"), format!("{name}\n")).expect("write name");
+    std::fs::write(dir.join("energy_uj"), format!("{energy_uj}\n")).expect("write energy");
+    std::fs::write(dir.join("max_energy_range_uj"), format!("{max_range_uj}\n"))
+        .expect("write range");
+    dir
+}

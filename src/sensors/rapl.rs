@@ -272,27 +272,10 @@ impl PowerSource for RaplSource {
     }
 }
 
-/// Test helper: write one zone of a fake powercap tree.
-#[doc(hidden)]
-pub fn write_fake_zone(
-    sysfs_root: &Path,
-    zone: &str,
-    name: &str,
-    energy_uj: u64,
-    max_range_uj: u64,
-) -> PathBuf {
-    let dir = sysfs_root.join("class/powercap").join(zone);
-    std::fs::create_dir_all(&dir).expect("create fake zone");
-    std::fs::write(dir.join("name"), format!("{name}\n")).expect("write name");
-    std::fs::write(dir.join("energy_uj"), format!("{energy_uj}\n")).expect("write energy");
-    std::fs::write(dir.join("max_energy_range_uj"), format!("{max_range_uj}\n"))
-        .expect("write range");
-    dir
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sensors::fake_tree::write_fake_zone;
 
     #[test]
     fn discovers_domains_without_double_counting() {

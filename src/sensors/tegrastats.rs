@@ -82,17 +82,7 @@ impl TegrastatsSource {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-        }
+        crate::sys::calls::kill_child_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| {
             SensorError::unavailable(NAME, format!("cannot start {}: {e}", bin.display()))
         })?;
@@ -238,7 +228,7 @@ mod tests {
 
     fn alive(pid: i32) -> bool {
         // Reaped children are gone; a zombie would still answer kill(0).
-        unsafe { libc::kill(pid, 0) == 0 }
+        crate::sys::calls::process_exists(pid)
     }
 
     #[test]

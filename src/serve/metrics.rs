@@ -63,25 +63,7 @@ impl SelfCost {
     }
 }
 
-fn clock_ticks_per_s() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
-    }
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as u64
-    } else {
-        4096
-    }
-}
+use crate::sys::calls::{clock_ticks_per_s, page_size};
 
 /// utime + stime of a /proc/PID/stat line, in seconds (fields 14 and 15;
 /// the command name in parentheses may contain spaces).

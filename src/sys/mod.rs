@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
+pub mod calls;
 mod watchdog;
 
 /// A command running under its watchdog.

@@ -100,9 +100,27 @@ pub fn parse_line(line: &str) -> Option<ProtocolMsg> {
     match kind.trainwatt.as_ref() {
         "start" => serde_json::from_str(t).ok().map(ProtocolMsg::Start),
         "step" => serde_json::from_str(t).ok().map(ProtocolMsg::Step),
-        "epoch_end" => serde_json::from_str(t).ok().map(ProtocolMsg::EpochEnd),
+        "epoch_end" => serde_json::from_str(t)
+            .ok()
+            .map(|e: EpochEndMsg| ProtocolMsg::EpochEnd(e.normalised())),
         "done" => serde_json::from_str(t).ok().map(ProtocolMsg::Done),
         _ => None,
+    }
+}
+
+/// An accuracy as a fraction, normalised once, here where the line is
+/// parsed: a value above 1 is a percentage (a wrapped command that reports
+/// 80 means 80%). Not finite, negative or above 100%: unknown.
+pub fn accuracy_fraction(acc: f64) -> Option<f64> {
+    let f = if acc > 1.0 { acc / 100.0 } else { acc };
+    (f.is_finite() && (0.0..=1.0).contains(&f)).then_some(f)
+}
+
+impl EpochEndMsg {
+    fn normalised(mut self) -> Self {
+        self.acc = self.acc.and_then(accuracy_fraction);
+        self.val_acc = self.val_acc.and_then(accuracy_fraction);
+        self
     }
 }
 
@@ -295,6 +313,21 @@ impl ProtocolState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_accuracies_become_fractions_once_at_parse() {
+        let m = parse_line(r#"{"trainwatt":"epoch_end","epoch":1,"acc":80,"val_acc":0.5}"#);
+        let Some(ProtocolMsg::EpochEnd(e)) = m else {
+            panic!("an epoch_end line")
+        };
+        assert_eq!(e.acc, Some(0.8));
+        assert_eq!(e.val_acc, Some(0.5));
+        let m = parse_line(r#"{"trainwatt":"epoch_end","val_acc":250}"#);
+        assert!(matches!(
+            m,
+            Some(ProtocolMsg::EpochEnd(EpochEndMsg { val_acc: None, .. }))
+        ));
+    }
 
     #[test]
     fn protocol_lines_parse() {
