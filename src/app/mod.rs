@@ -116,12 +116,15 @@ pub struct AppOptions {
     pub speed: f64,
     /// Strip colours (also when the `NO_COLOR` environment variable is set).
     pub no_color: bool,
+    /// Carbon intensity and price: the panes show grams of CO2e and money.
+    pub cost: crate::model::cost::CostFactors,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             theme: "dark".into(),
+            cost: Default::default(),
             align: Alignment::Time,
             speed: 1.0,
             no_color: false,

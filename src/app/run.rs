@@ -86,7 +86,8 @@ impl App {
             }
         }
         anyhow::ensure!(!views.is_empty(), "nothing to show: no session given");
-        let state = State::new(views, opts.align, opts.speed, themes.len(), now_s);
+        let mut state = State::new(views, opts.align, opts.speed, themes.len(), now_s);
+        state.cost = opts.cost.clone();
         Ok(App {
             state,
             themes,

@@ -191,6 +191,8 @@ pub struct State {
     pub quit: bool,
     /// Whole second of replay time last drawn (the status bar's clock).
     shown_second: i64,
+    /// Carbon intensity and price given by the user (none by default).
+    pub cost: crate::model::cost::CostFactors,
 }
 
 impl State {
@@ -225,6 +227,7 @@ impl State {
             now_s,
             quit: false,
             shown_second: -1,
+            cost: Default::default(),
         }
     }
 

@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         cli.cost.currency.clone().or(file.currency),
     )?;
     match cli.command {
-        Command::Watch(a) => watch::run(a),
+        Command::Watch(a) => watch::run(a, &cost),
         Command::Record(a) => record::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Inspect(a) => inspect::run(a),
@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources(a) => sources::run(a),
         Command::Import(a) => import::run(a),
         Command::Train(a) => train::run(a),
-        Command::Replay(a) => replay::run(a),
+        Command::Replay(a) => replay::run(a, &cost),
         Command::Completions(a) => completions::run_completions(a),
         Command::Man => completions::run_man(),
     }

@@ -31,6 +31,7 @@ impl TuiArgs {
             align: self.align,
             speed: self.speed,
             no_color: false,
+            cost: Default::default(),
         }
     }
 
@@ -79,7 +80,7 @@ pub struct ReplayArgs {
     pub tui: TuiArgs,
 }
 
-pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(a: ReplayArgs, cost: &crate::model::cost::CostFactors) -> anyhow::Result<ExitCode> {
     a.tui.init_logging();
     let panes = a
         .files
@@ -93,6 +94,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             }),
         })
         .collect::<anyhow::Result<_>>()?;
-    app::run_terminal(panes, a.tui.options()).context("replay")?;
+    let opts = app::AppOptions {
+        cost: cost.clone(),
+        ..a.tui.options()
+    };
+    app::run_terminal(panes, opts).context("replay")?;
     Ok(ExitCode::SUCCESS)
 }

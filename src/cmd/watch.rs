@@ -52,7 +52,7 @@ pub struct WatchArgs {
     pub serve: crate::serve::ServeArgs,
 }
 
-pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(a: WatchArgs, cost: &crate::model::cost::CostFactors) -> anyhow::Result<ExitCode> {
     a.tui.init_logging();
     // Check the compared session before starting anything.
     let remote = if a.no_compare {
@@ -97,7 +97,13 @@ pub fn run(a: WatchArgs) -> anyhow::Result<ExitCode> {
         rx: rx.context("the live session did not forward its events")?,
     }];
     panes.extend(remote);
-    let ui = app::run_terminal(panes, a.tui.options());
+    let ui = app::run_terminal(
+        panes,
+        app::AppOptions {
+            cost: cost.clone(),
+            ..a.tui.options()
+        },
+    );
     // The user quit (or the terminal went away): stop training, close the file.
     local.cancel();
     let result = local.wait();

@@ -24,6 +24,7 @@
 pub mod channels;
 pub mod chart;
 pub mod comparison;
+pub mod cost;
 pub mod format;
 pub mod help;
 pub mod layout;

@@ -97,7 +97,7 @@ pub fn render(buf: &mut Buffer, area: Rect, k: usize, state: &State, theme: &The
             continue;
         }
         let row = Rect::new(inner.x, y, inner.width, 1);
-        draw_row(buf, row, *r, view, theme);
+        draw_row(buf, row, *r, view, &state.cost, theme);
         y += 1;
     }
 }
@@ -233,7 +233,14 @@ fn gauge_bar(buf: &mut Buffer, area: Rect, frac: f64, theme: &Theme) {
     }
 }
 
-fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &Theme) {
+fn draw_row(
+    buf: &mut Buffer,
+    area: Rect,
+    row: Row,
+    view: &PaneView,
+    cost: &crate::model::cost::CostFactors,
+    theme: &Theme,
+) {
     let p = &view.pane;
     let w = area.width;
     let line = match row {
@@ -260,6 +267,7 @@ fn draw_row(buf: &mut Buffer, area: Rect, row: Row, view: &PaneView, theme: &The
                 label("  ", theme),
                 Span::styled(watt_hours_opt(j), theme.energy),
             ];
+            spans.extend(super::cost::spans(cost, j, theme));
             if p.estimate {
                 spans.push(Span::raw("  "));
                 spans.push(Span::styled(" estimate ", theme.estimate));
