@@ -8,7 +8,13 @@ mod fuzz_checks;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-const TARGETS: [&str; 5] = ["session_reader", "tegrastats", "nvidia_smi", "protocol", "theme"];
+const TARGETS: [&str; 5] = [
+    "session_reader",
+    "tegrastats",
+    "nvidia_smi",
+    "protocol",
+    "theme",
+];
 
 /// Run every file under `root/<target>/`; returns (files run, failures).
 fn replay(root: &Path) -> (usize, Vec<String>) {
@@ -40,12 +46,25 @@ fn replay(root: &Path) -> (usize, Vec<String>) {
 #[test]
 fn saved_fuzz_crashes_stay_fixed() {
     let (n, failures) = replay(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions"));
-    assert!(failures.is_empty(), "{} of {n} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn seed_corpora_hold_the_invariants() {
     let (n, failures) = replay(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds"));
-    assert!(n >= TARGETS.len(), "only {n} seed files found under fuzz/seeds");
-    assert!(failures.is_empty(), "{} of {n} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        n >= TARGETS.len(),
+        "only {n} seed files found under fuzz/seeds"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {n} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

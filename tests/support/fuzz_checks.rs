@@ -81,7 +81,10 @@ fn check_fold(fold: &SessionFold) {
 /// an empty input) names a line too.
 fn check_read_error(e: &trainwatt::record::RecordError, name: &str) {
     let text = e.to_string();
-    assert!(text.starts_with(name), "error does not name the file: {text}");
+    assert!(
+        text.starts_with(name),
+        "error does not name the file: {text}"
+    );
     assert_eq!(e.file, name);
     if !e.msg.starts_with("empty file") && !e.msg.contains("zstd") && !e.msg.contains("read") {
         assert!(e.line.is_some(), "content error without a line: {text}");
@@ -187,8 +190,18 @@ pub fn tegrastats(data: &[u8]) {
     for line in text.lines() {
         if let Ok(l) = trainwatt::sensors::tegrastats_parse::parse_line(line) {
             for rail in &l.rails {
-                assert!(rail.cur_mw.is_finite(), "rail {} cur {}", rail.name, rail.cur_mw);
-                assert!(rail.avg_mw.is_finite(), "rail {} avg {}", rail.name, rail.avg_mw);
+                assert!(
+                    rail.cur_mw.is_finite(),
+                    "rail {} cur {}",
+                    rail.name,
+                    rail.cur_mw
+                );
+                assert!(
+                    rail.avg_mw.is_finite(),
+                    "rail {} avg {}",
+                    rail.name,
+                    rail.avg_mw
+                );
             }
         }
     }
