@@ -43,7 +43,7 @@ clean-libtorch:
 # fuzz/corpus/ (ignored), started from fuzz/seeds/ plus lines cut from the
 # shared fixtures by fuzz/seed-corpus.sh; crashes land in fuzz/artifacts/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := session_reader tegrastats nvidia_smi protocol theme
+FUZZ_TARGETS ?= session_reader tegrastats nvidia_smi protocol theme
 
 fuzz:
 	@sh fuzz/seed-corpus.sh
