@@ -8,7 +8,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 LIBTORCH_STAMP := .libtorch/libtorch/build-version
 
-.PHONY: run test libtorch build bench clippy fmt ci clean-libtorch
+.PHONY: run test libtorch build bench clippy fmt ci clean-libtorch fuzz
 
 run: libtorch
 	$(CARGO) run --release -- watch $(ARGS)
@@ -37,3 +37,17 @@ ci: test clippy fmt
 
 clean-libtorch:
 	rm -rf .libtorch
+
+# Fuzzing (needs nightly and `cargo install cargo-fuzz`): every target for
+# FUZZ_SECONDS each, one after another, one job. The working corpus lives in
+# fuzz/corpus/ (ignored), started from fuzz/seeds/ plus lines cut from the
+# shared fixtures by fuzz/seed-corpus.sh; crashes land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= session_reader tegrastats nvidia_smi protocol theme
+
+fuzz:
+	@sh fuzz/seed-corpus.sh
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && $(CARGO) +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -jobs=1 -workers=1 -max_len=65536 -timeout=10 -print_final_stats=1) || exit 1; \
+	done

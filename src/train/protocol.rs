@@ -289,7 +289,8 @@ impl ProtocolState {
             }
             ProtocolMsg::EpochEnd(e) => {
                 let epoch = e.epoch.unwrap_or(self.epoch);
-                self.epoch = epoch + 1;
+                // Saturating: a claimed epoch of u32::MAX must not overflow (fuzzing).
+                self.epoch = epoch.saturating_add(1);
                 Some(TrainEvent::EpochEnd {
                     t_s,
                     epoch,
