@@ -213,10 +213,23 @@ fn row(o: &mut String, name: &str, value: impl AsRef<str>) {
     let _ = writeln!(o, "| {name} | {} |", md_cell(value.as_ref()));
 }
 
+/// One session's section: who and what, then energy, training, cost,
+/// progress, the idle split and the channel table.
 fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) {
-    let e = est(s);
     let _ = writeln!(o, "\n## {k}. {}\n", md_cell(&s.file));
     let _ = writeln!(o, "| | |\n|---|---|");
+    identity_rows(o, s);
+    energy_rows(o, s);
+    training_rows(o, s);
+    cost_md(o, s, cost);
+    progress_rows(o, s);
+    idle_rows(o, s);
+    channel_table(o, s);
+}
+
+/// Device, host, power mode, configuration.
+fn identity_rows(o: &mut String, s: &SessionSummary) {
+    let e = est(s);
     let mut dev = s.device.clone();
     if s.device_model.as_deref().is_some_and(|m| m != s.device) {
         let _ = write!(dev, " ({})", s.device_model.as_deref().unwrap_or_default());
@@ -249,6 +262,11 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) 
         }
         row(o, "training", t);
     }
+}
+
+/// Run status, duration, session energy, counter, gaps, power.
+fn energy_rows(o: &mut String, s: &SessionSummary) {
+    let e = est(s);
     let mut status = s.status.label().to_string();
     if let Some(m) = &s.status_message {
         let _ = write!(status, ": {m}");
@@ -304,6 +322,11 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) 
             num(s.peak_power_w, 2)
         ),
     );
+}
+
+/// The training window: time, energy, average power, gaps.
+fn training_rows(o: &mut String, s: &SessionSummary) {
+    let e = est(s);
     if let Some(w) = &s.training {
         row(o, "training time", duration(Some(w.time_s)));
         row(
@@ -324,7 +347,11 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) 
             row(o, "training uncovered", duration(Some(w.uncovered_s)));
         }
     }
-    cost_md(o, s, cost);
+}
+
+/// Epochs, steps, images, throughput, J per image, accuracy, target.
+fn progress_rows(o: &mut String, s: &SessionSummary) {
+    let e = est(s);
     row(o, "epochs", s.epochs.to_string());
     row(
         o,
@@ -371,6 +398,11 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) 
             v,
         );
     }
+}
+
+/// The idle floor and the static/dynamic split.
+fn idle_rows(o: &mut String, s: &SessionSummary) {
+    let e = est(s);
     if let Some(i) = &s.idle {
         row(
             o,
@@ -405,6 +437,10 @@ fn session_md(o: &mut String, k: usize, s: &SessionSummary, cost: &CostFactors) 
             format!("{} J{e}", num(Some(i.dynamic_j), 1)),
         );
     }
+}
+
+/// Energy per channel, counters beside the channel they pair with.
+fn channel_table(o: &mut String, s: &SessionSummary) {
     if !s.channels.is_empty() {
         let _ = writeln!(
             o,

@@ -14,6 +14,7 @@ use super::format::{
 };
 use super::theme::Theme;
 use crate::app::state::{PaneStatus, PaneView, State};
+use crate::model::cost::CostFactors;
 use crate::model::sample::Unit;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -238,65 +239,16 @@ fn draw_row(
     area: Rect,
     row: Row,
     view: &PaneView,
-    cost: &crate::model::cost::CostFactors,
+    cost: &CostFactors,
     theme: &Theme,
 ) {
     let p = &view.pane;
     let w = area.width;
     let line = match row {
-        Row::Stats => {
-            let mut spans = vec![
-                label("now ", theme),
-                Span::styled(watts_opt(p.current_w()), theme.power),
-                label("  avg ", theme),
-                Span::styled(watts_opt(p.avg_w()), theme.power),
-                label("  peak ", theme),
-                Span::styled(watts_opt(p.peak_w()), theme.power),
-            ];
-            if let Some(idle) = p.idle_floor_w() {
-                spans.push(label("  idle ", theme));
-                spans.push(Span::styled(watts(idle), theme.value));
-            }
-            Line::from(spans)
-        }
-        Row::Energy => {
-            let j = p.joules();
-            let mut spans = vec![
-                label("energy ", theme),
-                Span::styled(joules_opt(j), theme.energy),
-                label("  ", theme),
-                Span::styled(watt_hours_opt(j), theme.energy),
-            ];
-            spans.extend(super::cost::spans(cost, j, theme));
-            if p.estimate {
-                spans.push(Span::raw("  "));
-                spans.push(Span::styled(" estimate ", theme.estimate));
-            }
-            Line::from(spans)
-        }
-        Row::Gaps => {
-            let n = p.gaps();
-            let mut text = format!(
-                "sensor gap{}: {n} · {} uncovered (not integrated)",
-                if n == 1 { "" } else { "s" },
-                duration(p.uncovered_s())
-            );
-            if let Some(note) = p.last_gap_note() {
-                text.push_str(" · ");
-                text.push_str(note);
-            }
-            Line::from(Span::styled(text, theme.warning))
-        }
-        Row::Problem => {
-            let text = if let Some(e) = &view.feed_error {
-                format!("feed error: {e}")
-            } else if let Some(e) = p.error_text() {
-                format!("{}: {e}", view.status().label().to_lowercase())
-            } else {
-                "input ended without a closing line".to_string()
-            };
-            Line::from(Span::styled(text, theme.error))
-        }
+        Row::Stats => stats_line(view, theme),
+        Row::Energy => energy_line(view, cost, theme),
+        Row::Gaps => gaps_line(view, theme),
+        Row::Problem => problem_line(view, theme),
         Row::NoTraining => Line::from(label("no training events: power only", theme)),
         Row::Epoch => {
             let (e, n) = p.epoch();
@@ -323,87 +275,157 @@ fn draw_row(
             let text = f.map(percent).unwrap_or_else(|| "–".into());
             return gauge_row(buf, area, "run", f, text, theme);
         }
-        Row::Time => {
-            let mut spans = vec![
-                label("elapsed ", theme),
-                Span::styled(
-                    duration(p.train_elapsed_s().unwrap_or(p.elapsed_s())),
-                    theme.value,
-                ),
-            ];
-            if let Some(eta) = p.eta_s() {
-                spans.push(label("  ETA ", theme));
-                spans.push(Span::styled(duration(eta), theme.value));
-            }
-            if let Some(n) = p.images() {
-                spans.push(label("  images ", theme));
-                spans.push(Span::styled(n.to_string(), theme.value));
-            }
-            if let Some(r) = p.images_per_s() {
-                spans.push(Span::styled(format!("  {r:.1}"), theme.value));
-                spans.push(label(" img/s", theme));
-            }
-            Line::from(spans)
-        }
-        Row::Loss => {
-            let mut spans = vec![
-                label("loss ", theme),
-                Span::styled(
-                    p.loss()
-                        .map(|l| format!("{l:.3}"))
-                        .unwrap_or_else(|| "–".into()),
-                    theme.value,
-                ),
-                label("  val acc ", theme),
-                Span::styled(
-                    p.val_acc().map(percent).unwrap_or_else(|| "–".into()),
-                    theme.value,
-                ),
-            ];
-            if let Some(jpi) = p.joules_per_image() {
-                spans.push(label("  ", theme));
-                spans.push(Span::styled(
-                    format!("{} /image", joules(jpi)),
-                    theme.energy,
-                ));
-            }
-            Line::from(spans)
-        }
-        Row::Projected => {
-            let mut spans = match (p.projected_joules(), view.status()) {
-                (Some(j), s) if s.is_running() => vec![
-                    label("at completion ≈ ", theme),
-                    Span::styled(format!("{} · {}", joules(j), watt_hours(j)), theme.energy),
-                    label(" projected", theme),
-                ],
-                (_, s) if !s.is_running() => {
-                    let j = p.train_joules().or(p.joules());
-                    let what = if p.training().is_some() {
-                        "training energy "
-                    } else {
-                        "final "
-                    };
-                    vec![
-                        label(what, theme),
-                        Span::styled(
-                            format!("{} · {}", joules_opt(j), watt_hours_opt(j)),
-                            theme.energy,
-                        ),
-                    ]
-                }
-                _ => vec![label(
-                    "at completion: projected once progress and power are known",
-                    theme,
-                )],
-            };
-            if p.estimate {
-                spans.push(Span::raw(" "));
-                spans.push(Span::styled(" estimate ", theme.estimate));
-            }
-            Line::from(spans)
-        }
+        Row::Time => time_line(view, theme),
+        Row::Loss => loss_line(view, theme),
+        Row::Projected => projected_line(view, theme),
     };
     buf.set_line(area.x, area.y, &line, w);
+}
+
+fn stats_line(view: &PaneView, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let mut spans = vec![
+        label("now ", theme),
+        Span::styled(watts_opt(p.current_w()), theme.power),
+        label("  avg ", theme),
+        Span::styled(watts_opt(p.avg_w()), theme.power),
+        label("  peak ", theme),
+        Span::styled(watts_opt(p.peak_w()), theme.power),
+    ];
+    if let Some(idle) = p.idle_floor_w() {
+        spans.push(label("  idle ", theme));
+        spans.push(Span::styled(watts(idle), theme.value));
+    }
+    Line::from(spans)
+}
+
+fn energy_line(view: &PaneView, cost: &CostFactors, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let j = p.joules();
+    let mut spans = vec![
+        label("energy ", theme),
+        Span::styled(joules_opt(j), theme.energy),
+        label("  ", theme),
+        Span::styled(watt_hours_opt(j), theme.energy),
+    ];
+    spans.extend(super::cost::spans(cost, j, theme));
+    if p.estimate {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(" estimate ", theme.estimate));
+    }
+    Line::from(spans)
+}
+
+fn gaps_line(view: &PaneView, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let n = p.gaps();
+    let mut text = format!(
+        "sensor gap{}: {n} · {} uncovered (not integrated)",
+        if n == 1 { "" } else { "s" },
+        duration(p.uncovered_s())
+    );
+    if let Some(note) = p.last_gap_note() {
+        text.push_str(" · ");
+        text.push_str(note);
+    }
+    Line::from(Span::styled(text, theme.warning))
+}
+
+fn problem_line(view: &PaneView, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let text = if let Some(e) = &view.feed_error {
+        format!("feed error: {e}")
+    } else if let Some(e) = p.error_text() {
+        format!("{}: {e}", view.status().label().to_lowercase())
+    } else {
+        "input ended without a closing line".to_string()
+    };
+    Line::from(Span::styled(text, theme.error))
+}
+
+fn time_line(view: &PaneView, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let mut spans = vec![
+        label("elapsed ", theme),
+        Span::styled(
+            duration(p.train_elapsed_s().unwrap_or(p.elapsed_s())),
+            theme.value,
+        ),
+    ];
+    if let Some(eta) = p.eta_s() {
+        spans.push(label("  ETA ", theme));
+        spans.push(Span::styled(duration(eta), theme.value));
+    }
+    if let Some(n) = p.images() {
+        spans.push(label("  images ", theme));
+        spans.push(Span::styled(n.to_string(), theme.value));
+    }
+    if let Some(r) = p.images_per_s() {
+        spans.push(Span::styled(format!("  {r:.1}"), theme.value));
+        spans.push(label(" img/s", theme));
+    }
+    Line::from(spans)
+}
+
+fn loss_line(view: &PaneView, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let mut spans = vec![
+        label("loss ", theme),
+        Span::styled(
+            p.loss()
+                .map(|l| format!("{l:.3}"))
+                .unwrap_or_else(|| "–".into()),
+            theme.value,
+        ),
+        label("  val acc ", theme),
+        Span::styled(
+            p.val_acc().map(percent).unwrap_or_else(|| "–".into()),
+            theme.value,
+        ),
+    ];
+    if let Some(jpi) = p.joules_per_image() {
+        spans.push(label("  ", theme));
+        spans.push(Span::styled(
+            format!("{} /image", joules(jpi)),
+            theme.energy,
+        ));
+    }
+    Line::from(spans)
+}
+
+fn projected_line(view: &PaneView, theme: &Theme) -> Line<'static> {
+    let p = &view.pane;
+    let mut spans = match (p.projected_joules(), view.status()) {
+        (Some(j), s) if s.is_running() => vec![
+            label("at completion ≈ ", theme),
+            Span::styled(format!("{} · {}", joules(j), watt_hours(j)), theme.energy),
+            label(" projected", theme),
+        ],
+        (_, s) if !s.is_running() => {
+            let j = p.train_joules().or(p.joules());
+            let what = if p.training().is_some() {
+                "training energy "
+            } else {
+                "final "
+            };
+            vec![
+                label(what, theme),
+                Span::styled(
+                    format!("{} · {}", joules_opt(j), watt_hours_opt(j)),
+                    theme.energy,
+                ),
+            ]
+        }
+        _ => vec![label(
+            "at completion: projected once progress and power are known",
+            theme,
+        )],
+    };
+    if p.estimate {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(" estimate ", theme.estimate));
+    }
+    Line::from(spans)
 }
 
 /// The chart region: the power chart, or the channel view (`c`).
