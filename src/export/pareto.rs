@@ -8,18 +8,11 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+use super::plots::COLORS;
 use super::ExportError;
 use crate::model::study::DeviceStudy;
 
 const SIZE: (u32, u32) = (800, 560);
-const COLORS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(23, 190, 207),
-];
 
 /// One configuration of one mode: time and energy means with their
 /// intervals, and its label ("bs 8, 1 ep").

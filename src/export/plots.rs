@@ -13,7 +13,8 @@ use crate::model::stats::MeanCi;
 use crate::model::study::{ConfigStats, DeviceStudy};
 
 const SIZE: (u32, u32) = (800, 520);
-const COLORS: [RGBColor; 6] = [
+/// The series colours every figure uses, in order.
+pub(super) const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),

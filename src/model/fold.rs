@@ -603,15 +603,21 @@ impl SessionFold {
             Some(_) => self.run_end.value(&self.total),
             None => self.total.cum(),
         };
+        Some(self.run_window(start_s, end_s, end))
+    }
+
+    /// The window from the run's start to `end_s`, whose cumulative figures
+    /// are `end`: its figures are `end` less those at the run's start.
+    fn run_window(&self, start_s: f64, end_s: f64, end: Option<Cum>) -> Window {
         let cum = match (end, self.run_start.value(&self.total)) {
             (Some(e), Some(s)) => Some(e.since(s)),
             _ => None,
         };
-        Some(Window {
+        Window {
             start_s,
             end_s,
             cum,
-        })
+        }
     }
 
     /// The window from the run's start to its latest progress event: where
@@ -619,18 +625,7 @@ impl SessionFold {
     pub fn progress_window(&self) -> Option<Window> {
         let start_s = self.run.start_t?;
         let end_s = self.run.progress_t?.max(start_s);
-        let cum = match (
-            self.progress.value(&self.total),
-            self.run_start.value(&self.total),
-        ) {
-            (Some(e), Some(s)) => Some(e.since(s)),
-            _ => None,
-        };
-        Some(Window {
-            start_s,
-            end_s,
-            cum,
-        })
+        Some(self.run_window(start_s, end_s, self.progress.value(&self.total)))
     }
 
     /// Cumulative session figures when the run started.
@@ -730,21 +725,8 @@ impl SessionFold {
             let epoch = self.target_epoch?;
             let start_s = self.run.start_t?;
             let end_s = self.target.t_s?;
-            let cum = match (
-                self.target.value(&self.total),
-                self.run_start.value(&self.total),
-            ) {
-                (Some(e), Some(s)) => Some(e.since(s)),
-                _ => None,
-            };
-            Some((
-                epoch,
-                Window {
-                    start_s,
-                    end_s,
-                    cum,
-                },
-            ))
+            let w = self.run_window(start_s, end_s, self.target.value(&self.total));
+            Some((epoch, w))
         })();
         Some((target, reached))
     }
