@@ -1,9 +1,11 @@
 //! Carbon and cost through the real binary: figures equal the hand-computed
 //! energy × factor / 3.6 MJ, and unknown energy stays unknown (null, "–").
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/recordings/default.jsonl");

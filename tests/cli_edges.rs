@@ -2,6 +2,8 @@
 //! durations that used to panic (8), outputs that would overwrite their own
 //! input (12), a hang-up during `record` (14) and sampling intervals a source
 //! cannot deliver (4).
+#[path = "support/isolated.rs"]
+mod isolated;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 fn fake_proc(dir: &Path) -> PathBuf {

@@ -1,9 +1,10 @@
 //! `trainwatt replay` errors a user can hit: each is one clear message,
 //! printed before the terminal is taken over.
-use std::process::Command;
+#[path = "support/isolated.rs"]
+mod isolated;
 
 fn replay(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .arg("replay")
         .args(args)
         .args(["--log", "/dev/null"])
@@ -78,7 +79,7 @@ fn speed_out_of_range_says_the_range() {
 
 #[test]
 fn help_has_an_example() {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .args(["replay", "--help"])
         .output()
         .unwrap();

@@ -1,9 +1,11 @@
 //! `trainwatt completions SHELL` and `trainwatt man`: every subcommand is in
 //! each script and in the manual page; the bash script is valid bash.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 /// The subcommands `trainwatt --help` lists (help excluded).

@@ -1,5 +1,7 @@
 //! A recording survives `kill -9`: the file loads, missing at most the last
 //! second, and the torn tail (if any) is reported, not an error.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -24,7 +26,7 @@ fn first_sample_t(path: &Path) -> Option<f64> {
 fn sigkill_leaves_a_readable_session_missing_at_most_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let mut child = isolated::trainwatt()
         .args([
             "record",
             "--no-train",
@@ -81,7 +83,7 @@ fn sigkill_leaves_a_readable_session_missing_at_most_a_second() {
         t0_line + ran_s
     );
     // `inspect` reads it too and says it did not end cleanly.
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .arg("inspect")
         .arg(&path)
         .output()
@@ -106,7 +108,8 @@ head -c 61440 /dev/zero > "$1/fill"
 rc=$?
 cp "$1/s.jsonl" "$3"
 exit $rc"#;
-    let out = Command::new("unshare")
+    let mut unshare = Command::new("unshare");
+    let out = isolated::isolate(&mut unshare)
         .args(["-rm", "sh", "-c", script, "sh"])
         .arg(&mnt)
         .arg(env!("CARGO_BIN_EXE_trainwatt"))

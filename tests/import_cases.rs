@@ -1,7 +1,8 @@
 //! Issue 10's importer and session-file cases, one test per case number:
 //! each failed on the main branch before the importers moved to `import/`.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::Path;
-use std::process::Command;
 
 use trainwatt::import::nvidia_smi::{import_nvidia_smi, CsvImportOptions};
 use trainwatt::import::tegrastats::{import_tegrastats, TegraImportOptions};
@@ -277,7 +278,7 @@ fn case11_a_huge_gpu_count_is_refused_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("gpu.csv");
     std::fs::write(&log, "10\n10\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .args([
             "import",
             "nvidia-smi",
@@ -300,7 +301,7 @@ fn case11_a_huge_gpu_count_is_refused_not_a_panic() {
 }
 
 fn trainwatt(args: &[&str], paths: &[&Path]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .args(args)
         .args(paths)
         .output()

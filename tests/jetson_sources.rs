@@ -4,7 +4,8 @@
 #[path = "../src/sensors/fake_tree.rs"]
 mod fake_tree;
 
-use std::process::Command;
+#[path = "support/isolated.rs"]
+mod isolated;
 
 use trainwatt::cmd::sources::{auto_pick, render};
 use trainwatt::model::sample::{Channel, Role, Scope};
@@ -26,7 +27,7 @@ fn sources_on_a_fake_thor_counts_vin_once_and_never_usb_c() {
     let proc_root = dir.path().join("proc");
     std::fs::create_dir_all(&proc_root).unwrap();
     std::fs::write(proc_root.join("stat"), "cpu  100 0 100 800 0 0 0 0 0 0\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let o = isolated::trainwatt()
         .args(["sources", "--sysfs-root"])
         .arg(&sys)
         .arg("--proc-root")
@@ -134,7 +135,7 @@ fn record_on_a_fake_jetson_names_board_power_mode_and_clocks() {
     );
     std::fs::set_permissions(bin.join("nvpmodel"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("s.jsonl");
-    let o = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let o = isolated::trainwatt()
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .args([
             "record",

@@ -5,8 +5,9 @@
 //! window in the live fold, the replayed fold after any sequence of seeks,
 //! the comparison strip, `inspect` and `summary --format json`; every
 //! average is at most its peak; nothing unknown is shown as 0.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -302,7 +303,7 @@ proptest! {
         }
 
         // summary --format json, from the real binary.
-        let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        let out = isolated::trainwatt()
             .args(["summary", "--format", "json"])
             .arg(&path)
             .output()
@@ -326,7 +327,7 @@ proptest! {
         }
 
         // inspect, from the real binary: the total line.
-        let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        let out = isolated::trainwatt()
             .arg("inspect")
             .arg(&path)
             .output()

@@ -1,6 +1,8 @@
 //! Killing trainwatt with SIGKILL ends the wrapped command's whole process
 //! tree, a forked grandchild included (a data-loader worker must not keep a
 //! GPU busy after the monitor died).
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,7 +66,7 @@ fn sigkill_of_trainwatt_ends_the_forked_grandchild_too() {
     }
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("trainwatt-tree-test-{}", std::process::id());
-    let trainwatt = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let trainwatt = isolated::trainwatt()
         .args(["record", "--quiet", "--source", "estimate", "-o"])
         .arg(dir.path().join("s.jsonl"))
         .args([

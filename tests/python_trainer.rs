@@ -6,6 +6,8 @@
 //! Runs through `trainwatt record -- PYTHON -u SCRIPT …` (the wrapped-command
 //! path) check the session file; direct runs check the protocol lines, exit
 //! codes and the dataset readers' error messages.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -116,7 +118,7 @@ fn run_direct(py: &str, args: &[&str], env: &[(&str, &str)]) -> Direct {
 }
 
 fn record_command(py: &str, session: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trainwatt"));
+    let mut c = isolated::trainwatt();
     c.args(["record", "--source", "estimate", "--quiet", "-o"])
         .arg(session)
         .args(["--", py, "-u"])

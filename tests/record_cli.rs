@@ -1,5 +1,6 @@
 //! `trainwatt record` end to end with the estimate source (no libtorch needed).
-use std::process::Command;
+#[path = "support/isolated.rs"]
+mod isolated;
 
 use trainwatt::model::event::{Event, MarkerKind, RunStatus, TrainEvent};
 use trainwatt::record::{ReadOptions, SessionReader};
@@ -14,7 +15,7 @@ fn events(path: &std::path::Path) -> (Vec<Event>, bool) {
 fn a_command_that_cannot_start_is_an_error_run_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .args(["record", "--source", "estimate", "--quiet", "-o"])
         .arg(&path)
         .args(["--", "/nonexistent/trainer", "--epochs", "1"])
@@ -43,7 +44,7 @@ fn a_command_that_cannot_start_is_an_error_run_in_the_file() {
 fn duration_bounds_the_session_including_idle_calibration() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("idle.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .args([
             "record",
             "--no-train",

@@ -1,5 +1,7 @@
 //! `trainwatt sources` and `trainwatt import` from the command line, and the
 //! sampler driving real sources over fake sysfs/proc trees.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
@@ -11,7 +13,7 @@ mod fake_tree;
 use trainwatt::sensors::{open_sources, Sampler, SourceArgs};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 fn own(rel: &str) -> PathBuf {

@@ -88,7 +88,7 @@ fn every_refusal_has_its_status() {
 #[test]
 fn session_on_stdout_answers_404_and_says_to_record_to_a_file() {
     let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let mut child = serve_support::isolated::trainwatt()
         .args([
             "record",
             "--no-train",

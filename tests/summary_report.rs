@@ -1,6 +1,8 @@
 //! Summaries and sweep reports on session files written here with
 //! `record::SessionWriter` (fixed timestamps, known energies), through the
 //! library and through the `trainwatt` binary.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -422,7 +424,7 @@ fn report_tables_ci_oom_and_ratios() {
 }
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 #[test]

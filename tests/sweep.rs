@@ -2,12 +2,14 @@
 //! and the tch trainer child, interrupted with kill -9, resumed, and reported
 //! (tables and SVG figures). Batch size 4 is an injected out-of-memory error
 //! (the trainer's `test-util` hook, through the environment).
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn trainwatt() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trainwatt"));
+    let mut c = isolated::trainwatt();
     c.env("TRAINWATT_INJECT_OOM_ABOVE", "2");
     c
 }

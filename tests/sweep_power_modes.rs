@@ -4,6 +4,8 @@
 //! back (and `report` tables and plots them per mode), and the mode found (2) is restored after a normal end, after SIGINT
 //! mid-sweep (and `--resume` keeps the modes), and after a failing run and a
 //! mode nvpmodel refuses. Without nvpmodel or root the sweep does not start.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -80,7 +82,7 @@ impl Fake {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs = vec![self.dir.path().join("bin")];
         dirs.extend(std::env::split_paths(&path));
-        let mut c = Command::new(env!("CARGO_BIN_EXE_trainwatt"));
+        let mut c = isolated::trainwatt();
         c.env("PATH", std::env::join_paths(dirs).unwrap())
             .env("TRAINWATT_TEST_ASSUME_ROOT", "1")
             .env("TRAINWATT_INJECT_OOM_ABOVE", "2")
@@ -154,7 +156,7 @@ fn modes_are_set_in_order_recorded_and_restored() {
 
     // The report: tables per mode, the by-power-mode table, the figure.
     let figs = f.dir.path().join("figures");
-    let rep = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let rep = isolated::trainwatt()
         .arg("report")
         .arg(f.out())
         .arg("--plots")

@@ -9,6 +9,8 @@
 //! Without the trainer binary (`--no-default-features`) or the `test-util`
 //! feature the tests that need them print why they skip, and fail when
 //! TRAINWATT_REQUIRE_ALL=1.
+#[path = "support/isolated.rs"]
+mod isolated;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -195,7 +197,7 @@ fn cifar10_files_are_trained_on_and_a_bad_one_is_an_error() {
         matches!(evs.last(), Some(TrainEvent::RunEnd { message: Some(m), .. }) if m.contains("5000 bytes")),
         "{evs:?}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    let out = isolated::trainwatt()
         .args([
             "train",
             "--trainer",
@@ -365,7 +367,7 @@ fn cancelling_a_session_stops_the_trainer_within_a_second() {
 }
 
 fn trainwatt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 const QUICK: &[&str] = &[

@@ -3,6 +3,8 @@
 //! the screen read back, and the terminal checked restored after quitting.
 //! Skipped with a message when tmux is not installed (a failure under
 //! `TRAINWATT_REQUIRE_ALL=1`, as in CI).
+#[path = "support/isolated.rs"]
+mod isolated;
 mod support;
 
 use std::process::Command;
@@ -102,7 +104,8 @@ fn replay_in_tmux_answers_keys_and_restores_the_terminal() {
     // A shell that outlives trainwatt, so the terminal's modes can be read
     // after it quits (tmux resets them for a dead pane).
     let cmd = format!(
-        "'{}' replay '{}' --log '{}'; echo trainwatt-exited-$?; sleep 60",
+        "{}'{}' replay '{}' --log '{}'; echo trainwatt-exited-$?; sleep 60",
+        isolated::shell_prefix(),
         env!("CARGO_BIN_EXE_trainwatt"),
         file.display(),
         log.display()
@@ -175,7 +178,8 @@ fn sigterm_restores_the_terminal() {
     t.cmd(&["new-session", "-d", "-s", "tw", "-x", "100", "-y", "30"]);
     t.cmd(&["set-option", "-t", "tw", "remain-on-exit", "on"]);
     let cmd = format!(
-        "'{}' replay '{}' --log '{}'; echo trainwatt-exited-$?; sleep 60",
+        "{}'{}' replay '{}' --log '{}'; echo trainwatt-exited-$?; sleep 60",
+        isolated::shell_prefix(),
         env!("CARGO_BIN_EXE_trainwatt"),
         file.display(),
         dir.path().join("log").display()
@@ -218,7 +222,8 @@ fn a_vanished_terminal_ends_the_program() {
     };
     t.cmd(&["new-session", "-d", "-s", "tw", "-x", "100", "-y", "30"]);
     let cmd = format!(
-        "exec '{}' replay '{}' --log '{}'",
+        "exec {}'{}' replay '{}' --log '{}'",
+        isolated::shell_prefix(),
         env!("CARGO_BIN_EXE_trainwatt"),
         file.display(),
         dir.path().join("log").display()
@@ -271,7 +276,8 @@ fn chart_keys_in_tmux() {
     };
     t.cmd(&["new-session", "-d", "-s", "tw", "-x", "120", "-y", "40"]);
     let cmd = format!(
-        "'{}' replay '{}' '{}'",
+        "{}'{}' replay '{}' '{}'",
+        isolated::shell_prefix(),
         env!("CARGO_BIN_EXE_trainwatt"),
         nano.display(),
         server.display()

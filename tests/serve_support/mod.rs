@@ -1,10 +1,12 @@
 //! Helpers of the serve tests: a `trainwatt record --listen` child, a raw
 //! HTTP/1.0 GET, polling with deadlines, skipping when a tool is missing.
 #![allow(dead_code)]
+#[path = "../support/isolated.rs"]
+pub mod isolated;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use trainwatt::model::fold::SessionFold;
@@ -82,7 +84,7 @@ pub struct Recorder {
 impl Recorder {
     pub fn start(dir: &Path, name: &str, port: u16, extra: &[&str]) -> Recorder {
         let file = dir.join(format!("{name}.jsonl"));
-        let child = Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+        let child = isolated::trainwatt()
             .args(["record", "--no-train", "--source", "estimate", "-q"])
             .args(["--interval-ms", "100", "--label", name])
             .arg("--listen")
