@@ -62,4 +62,14 @@ pub enum Command {
     Completions(cmd::completions::CompletionsArgs),
     /// Print the manual page (roff) to standard output: `trainwatt man | man -l -`.
     Man,
+    /// Show the defaults file in effect and what it sets, or print an example of one.
+    Config(cmd::config::ConfigArgs),
+}
+
+/// The command line as clap reads it, with the config file's values as the
+/// flags' defaults (so a flag given wins, and `--help` shows the default in effect).
+pub fn command(
+    config: &crate::config::Config,
+) -> Result<clap::Command, crate::config::ConfigError> {
+    crate::config::apply(config, <Cli as clap::CommandFactory>::command())
 }

@@ -1,9 +1,21 @@
-use clap::Parser;
+use clap::FromArgMatches as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match trainwatt::cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The config file first: its values are the flags' defaults.
+    let config = match trainwatt::config::load(trainwatt::config::explicit_path(&args).as_deref())
+        .and_then(|c| trainwatt::cli::command(&c).map(|cmd| (c, cmd)))
+    {
+        Ok(c) => c,
+        Err(e) => return report(&e.into()),
+    };
+    let (config, command) = config;
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|m| trainwatt::cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         // --help, --version and usage errors: clap's message, but a failed
         // write (help piped into a closed reader, /dev/full) is not success.
@@ -14,7 +26,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match trainwatt::cmd::run(cli) {
+    match trainwatt::cmd::run(cli, &config) {
         Ok(code) => code,
         Err(e) => report(&e),
     }

@@ -3,6 +3,8 @@
 //! ends without a panic, with a non-zero status: quietly (status 141) for the
 //! closed pipe, with a message naming standard output for the full device.
 //! `replay` and `watch` say that they need a terminal.
+#[path = "support/isolated.rs"]
+mod isolated;
 mod support;
 
 use std::fs::File;
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trainwatt"))
+    isolated::trainwatt()
 }
 
 /// A pipe whose read end is already closed: the reader "has exited".
@@ -84,6 +86,8 @@ fn cases(f: &Fixtures) -> Vec<(&'static str, Vec<String>)> {
         ("report", s(&["report", &p(&f.sweep), "--format", "json"])),
         ("completions", s(&["completions", "bash"])),
         ("man", s(&["man"])),
+        ("config", s(&["config", "--example"])),
+        ("config", s(&["config"])),
         (
             "sources",
             s(&[

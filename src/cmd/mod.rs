@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 use crate::model::cost::CostFactors;
 
 pub mod completions;
+pub mod config;
 pub mod import;
 pub mod inspect;
 pub mod paths;
@@ -19,13 +20,12 @@ pub mod sweep;
 pub mod train;
 pub mod watch;
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // Flags on the command line win over the config file.
-    let file = crate::config::load(cli.config.as_deref())?;
+pub fn run(cli: Cli, config: &crate::config::Config) -> anyhow::Result<ExitCode> {
+    // The config file's values are already the flags' defaults (`cli::command`).
     let cost = CostFactors::new(
-        cli.cost.carbon_intensity.or(file.carbon_intensity),
-        cli.cost.price.or(file.price),
-        cli.cost.currency.clone().or(file.currency),
+        cli.cost.carbon_intensity,
+        cli.cost.price,
+        cli.cost.currency.clone(),
     )?;
     match cli.command {
         Command::Watch(a) => watch::run(a, &cost),
@@ -40,5 +40,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(a) => replay::run(a, &cost),
         Command::Completions(a) => completions::run_completions(a),
         Command::Man => completions::run_man(),
+        Command::Config(a) => config::run(a, config),
     }
 }
