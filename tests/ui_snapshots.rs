@@ -559,3 +559,35 @@ fn imported_log_title_falls_back_to_the_file_name() {
     assert!(title.contains("orin-tegrastats"), "{title}");
     assert!(!t.contains("unknown"), "{t}");
 }
+
+#[test]
+fn carbon_and_cost_in_the_panes_and_the_strip() {
+    let mut s = build(
+        vec![nano(), server()],
+        Alignment::Time,
+        60.0,
+        &[Action::TogglePause],
+    );
+    s.cost = trainwatt::model::cost::CostFactors::new(Some(400.0), Some(0.25), Some("EUR".into()))
+        .unwrap();
+    snap_text_and_styles("carbon_cost", &s);
+    // The strip's figures are the energy × factor / 3.6 MJ of each side.
+    let c = trainwatt::app::compare::compare(&s).unwrap();
+    let buf = draw(&s, &Theme::builtin("dark").unwrap(), 200, 50);
+    let screen = text(&buf);
+    let grams = trainwatt::model::cost::format_grams(Some(c.a.joules.unwrap() / 3.6e6 * 400.0))
+        .replace(" CO2e", "");
+    let line = screen
+        .lines()
+        .find(|l| l.trim_start().starts_with("CO2e "))
+        .unwrap_or_else(|| panic!("a carbon line in the strip:\n{screen}"));
+    assert!(line.contains(&grams), "{line} vs {grams}");
+    assert!(
+        line.contains(&format!("CO2e {grams} vs ")),
+        "{line} vs {grams}"
+    );
+    assert!(
+        line.contains("at 400 gCO2e/kWh, 0.25 EUR/kWh (your figures)"),
+        "{line}"
+    );
+}

@@ -8,8 +8,9 @@ use ratatui::widgets::{Block, Borders, Widget};
 
 use super::format::{duration, joules, joules_opt, percent, watts};
 use super::theme::Theme;
-use crate::app::compare::{compare, same, times, Basis, Side};
+use crate::app::compare::{compare, same, times, Basis, Comparison, Side};
 use crate::app::state::State;
+use crate::model::cost::{format_grams, format_money};
 
 pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
     let c = compare(state);
@@ -89,15 +90,69 @@ pub fn render(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme) {
         Span::styled("   per image ", theme.label),
         Span::styled(format!("{} vs {}", jpi(&c.a), jpi(&c.b)), theme.energy),
     ]);
-    // One line: the sentence; two: numbers then sentence; three: all.
-    let lines: [Option<&Line>; 3] = match inner.height {
-        1 => [Some(&sentence), None, None],
-        2 => [Some(&time_energy), Some(&sentence), None],
-        _ => [Some(&time_energy), Some(&power_image), Some(&sentence)],
-    };
-    for (i, l) in lines.iter().enumerate() {
-        if let Some(l) = l {
-            buf.set_line(inner.x, inner.y + i as u16, l, inner.width);
+    // One line: the sentence; two: numbers then sentence; three: all but
+    // carbon and cost, which then follow the per-image figures; four: all.
+    let cost = cost_line(&c, state, theme);
+    let mut power_image = power_image;
+    let lines: Vec<&Line> = match (inner.height, &cost) {
+        (1, _) => vec![&sentence],
+        (2, _) => vec![&time_energy, &sentence],
+        (3, Some(cost)) => {
+            power_image.spans.push(Span::raw("  "));
+            power_image.spans.extend(cost.spans.iter().cloned());
+            vec![&time_energy, &power_image, &sentence]
         }
+        (_, Some(cost)) if inner.height >= 4 => vec![&time_energy, &power_image, cost, &sentence],
+        _ => vec![&time_energy, &power_image, &sentence],
+    };
+    for (i, l) in lines.into_iter().enumerate() {
+        buf.set_line(inner.x, inner.y + i as u16, l, inner.width);
     }
+}
+
+/// "CO2e 1.20 g vs 0.61 g   cost 0.0003 vs 0.0002 EUR   at 400 gCO2e/kWh,
+/// 0.25 EUR/kWh (your figures)": the energy of each side turned into carbon
+/// and money with the user's factors; none without factors, "–" for a side
+/// whose energy is unknown. The ratios are the energy's, not repeated.
+fn cost_line(c: &Comparison, state: &State, theme: &Theme) -> Option<Line<'static>> {
+    let f = &state.cost;
+    if !f.any() {
+        return None;
+    }
+    let mut spans = Vec::new();
+    let mut factors = Vec::new();
+    if let Some(g) = f.carbon_g_per_kwh {
+        let grams = |j| {
+            let s = format_grams(f.grams_co2e(j));
+            s.trim_end_matches(" CO2e").to_string()
+        };
+        spans.push(Span::styled("CO2e ", theme.label));
+        spans.push(Span::styled(
+            format!("{} vs {}", grams(c.a.joules), grams(c.b.joules)),
+            theme.energy,
+        ));
+        factors.push(format!("{g} gCO2e/kWh"));
+    }
+    if let Some(p) = f.price_per_kwh {
+        let cur = f.currency.as_str();
+        let money = |j| {
+            let s = format_money(f.money(j), cur);
+            s.trim_end_matches(cur).trim_end().to_string()
+        };
+        if !spans.is_empty() {
+            spans.push(Span::raw("   "));
+        }
+        spans.push(Span::styled("cost ", theme.label));
+        spans.push(Span::styled(
+            format!("{} vs {} {cur}", money(c.a.joules), money(c.b.joules)),
+            theme.energy,
+        ));
+        factors.push(format!("{p} {cur}/kWh"));
+    }
+    let plural = if factors.len() > 1 { "s" } else { "" };
+    spans.push(Span::styled(
+        format!("   at {} (your figure{plural})", factors.join(", ")),
+        theme.label,
+    ));
+    Some(Line::from(spans))
 }

@@ -20,8 +20,9 @@ pub struct Regions {
 }
 
 /// Split the screen; None when it is below the minimum size. With
-/// `full_study` the study's picture replaces the panes.
-pub fn regions(area: Rect, n_panes: usize, full_study: bool) -> Option<Regions> {
+/// `full_study` the study's picture replaces the panes; `cost_line` gives the
+/// comparison strip a line for carbon and cost when the screen is tall.
+pub fn regions(area: Rect, n_panes: usize, full_study: bool, cost_line: bool) -> Option<Regions> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
@@ -29,9 +30,10 @@ pub fn regions(area: Rect, n_panes: usize, full_study: bool) -> Option<Regions> 
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     let mut body = Rect::new(area.x, area.y, area.width, area.height - 1);
     let strip = if n == 2 {
-        // A title line and three lines; two lines when space is short.
+        // A title line and three lines (four with carbon and cost); two
+        // lines when space is short.
         let h = if body.height >= 30 {
-            4
+            4 + u16::from(cost_line)
         } else if body.height >= 20 {
             3
         } else {
@@ -83,22 +85,27 @@ mod tests {
 
     #[test]
     fn side_by_side_from_120_columns_and_stacked_below() {
-        let r = regions(Rect::new(0, 0, 120, 40), 2, false).unwrap();
+        let r = regions(Rect::new(0, 0, 120, 40), 2, false, false).unwrap();
         assert_eq!(r.panes[0].y, r.panes[1].y);
         assert!(r.study.is_none());
-        let r = regions(Rect::new(0, 0, 119, 40), 2, false).unwrap();
+        let r = regions(Rect::new(0, 0, 119, 40), 2, false, false).unwrap();
         assert_eq!(r.panes[0].x, r.panes[1].x);
-        assert!(regions(Rect::new(0, 0, 39, 40), 2, false).is_none());
-        assert!(regions(Rect::new(0, 0, 80, 11), 2, false).is_none());
-        let r = regions(Rect::new(0, 0, 40, 12), 2, false).unwrap();
+        assert!(regions(Rect::new(0, 0, 39, 40), 2, false, false).is_none());
+        assert!(regions(Rect::new(0, 0, 80, 11), 2, false, false).is_none());
+        let r = regions(Rect::new(0, 0, 40, 12), 2, false, false).unwrap();
         assert_eq!(r.status.y, 11);
         // Tall: the study below the panes; asked for: instead of them.
-        let r = regions(Rect::new(0, 0, 200, 50), 2, false).unwrap();
+        let r = regions(Rect::new(0, 0, 200, 50), 2, false, false).unwrap();
         let st = r.study.unwrap();
         assert_eq!(st.y, r.panes[0].bottom());
         assert_eq!(st.bottom(), r.strip.unwrap().y);
-        let r = regions(Rect::new(0, 0, 80, 24), 2, true).unwrap();
+        let r = regions(Rect::new(0, 0, 80, 24), 2, true, false).unwrap();
         assert_eq!(r.n_panes, 0);
         assert_eq!(r.study.unwrap().y, 0);
+        // Carbon and cost: one more strip line when tall, none when short.
+        let with = regions(Rect::new(0, 0, 120, 40), 2, false, true).unwrap();
+        assert_eq!(with.strip.unwrap().height, 5);
+        let with = regions(Rect::new(0, 0, 80, 24), 2, false, true).unwrap();
+        assert_eq!(with.strip.unwrap().height, 3);
     }
 }

@@ -54,7 +54,8 @@ pub fn render_buffer(buf: &mut Buffer, area: Rect, state: &State, theme: &Theme)
         return;
     }
     buf.set_style(area, theme.base);
-    let Some(r) = layout::regions(area, state.panes.len(), state.show_study) else {
+    let Some(r) = layout::regions(area, state.panes.len(), state.show_study, state.cost.any())
+    else {
         too_small(buf, area, theme);
         return;
     };
