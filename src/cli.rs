@@ -73,3 +73,45 @@ pub fn command(
 ) -> Result<clap::Command, crate::config::ConfigError> {
     crate::config::apply(config, <Cli as clap::CommandFactory>::command())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_key_is_a_flag_of_each_command_it_names() {
+        let text: String = crate::config::KEYS
+            .iter()
+            .map(|k| {
+                let v = match k.name {
+                    "theme" => "\"dark\"",
+                    "align" => "\"progress\"",
+                    "trainer" => "\"python\"",
+                    "idle_calibration" => "\"30s\"",
+                    "listen" => "\"127.0.0.1:9464\"",
+                    "source" => "\"estimate\"",
+                    "label" | "python" | "compare" | "listen_token_file" | "currency" => "\"x\"",
+                    _ => "2",
+                };
+                format!("{} = {v}\n", k.name)
+            })
+            .collect();
+        let config = crate::config::parse(std::path::Path::new("/c/config.toml"), &text).unwrap();
+        assert_eq!(config.entries.len(), crate::config::KEYS.len());
+        let cmd = command(&config).unwrap();
+        let m = cmd
+            .try_get_matches_from(["trainwatt", "record", "--no-train"])
+            .unwrap();
+        let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
+        assert_eq!(cli.cost.price, Some(2.0));
+        let Command::Record(r) = cli.command else {
+            panic!("record")
+        };
+        assert_eq!(r.run.sources.interval_ms, 2.0);
+        assert_eq!(r.run.label.as_deref(), Some("x"));
+        assert_eq!(
+            r.run.idle_calibration,
+            Some(std::time::Duration::from_secs(30))
+        );
+    }
+}

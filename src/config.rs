@@ -324,7 +324,7 @@ pub fn apply(config: &Config, mut cmd: clap::Command) -> Result<clap::Command, C
         }
         for name in e.key.commands {
             let Some(sub) = cmd.find_subcommand(name) else {
-                continue;
+                return Err(bad(format!("internal: trainwatt has no command `{name}`")));
             };
             check(sub, e.key.arg, &e.value).map_err(&bad)?;
             let v = e.value.clone();
