@@ -18,6 +18,8 @@ use trainwatt::train::protocol::encode;
 use trainwatt::train::{ShapeArgs, TrainArgs};
 
 mod data;
+mod loaders;
+mod random;
 mod resnet;
 mod runner;
 

@@ -15,7 +15,8 @@ use trainwatt::model::event::{RunStatus, TrainEvent};
 use trainwatt::train::child::is_oom_message;
 use trainwatt::train::{steps_per_epoch, train_config, DeviceSpec, TrainArgs};
 
-use crate::data::{with_torch_seed, DataError, Dataset, Rng};
+use crate::data::{DataError, Dataset};
+use crate::random::{with_torch_seed, Rng};
 use crate::resnet::ResNet18;
 
 /// At most one Step event per this interval (plus the last step of each epoch).
