@@ -21,7 +21,9 @@ mod data;
 mod loaders;
 mod random;
 mod resnet;
+mod run_error;
 mod runner;
+mod training;
 
 #[derive(Debug, Parser)]
 #[command(
