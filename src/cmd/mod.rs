@@ -17,6 +17,7 @@ pub mod report;
 pub mod sources;
 pub mod summary;
 pub mod sweep;
+pub mod sweep_plan;
 pub mod train;
 pub mod watch;
 

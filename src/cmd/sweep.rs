@@ -1,18 +1,21 @@
 //! `trainwatt sweep`: the study's experiment on this machine. Every batch size
 //! × epochs configuration, `--repeats` times, each run recorded to its own
 //! session file; OOM and failed runs are results, and an interrupted sweep
-//! resumes where it stopped.
+//! resumes where it stopped. The plan (what `sweep.json` holds, the order of
+//! the runs) is [`super::sweep_plan`]'s.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
+use anyhow::bail;
 
-use crate::model::event::{Event, TrainEvent};
-use crate::record::{ReadOptions, SessionReader};
+use super::power_mode::{self, ModeControl};
+use super::sweep_plan::{
+    plan_file, plan_order, read_plan, runs_to_do, write_plan_once, RunSlot, SweepOptions,
+    SweepPlan, PLAN_FORMAT,
+};
 use crate::session::live::Output;
 use crate::session::local::{parse_duration, RunArgs};
 use crate::train::TrainArgs;
@@ -65,40 +68,6 @@ pub struct SweepArgs {
     pub train: TrainArgs,
 }
 
-/// The plan written to `DIR/sweep.json`, checked on `--resume`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SweepPlan {
-    pub format: String,
-    pub batch_sizes: Vec<u32>,
-    pub epochs: Vec<u32>,
-    pub repeats: u32,
-    /// nvpmodel modes (empty: the sweep leaves the mode alone). Plans
-    /// written before power modes have none.
-    #[serde(default)]
-    pub power_modes: Vec<u32>,
-    /// The options every run shares (sources, trainer, model, data, ...), as
-    /// parsed: a resumed sweep runs with exactly these.
-    pub options: SweepOptions,
-}
-
-/// The plan's format: version 2 stores the parsed options (version 1 stored
-/// the command line).
-pub const PLAN_FORMAT: &str = "trainwatt-sweep/2";
-
-/// What every run of a sweep shares.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SweepOptions {
-    pub cooldown: Option<Duration>,
-    #[serde(default = "default_mode_settle")]
-    pub mode_settle: Duration,
-    pub run: RunArgs,
-    pub train: TrainArgs,
-}
-
-fn default_mode_settle() -> Duration {
-    Duration::from_secs(10)
-}
-
 impl SweepArgs {
     fn options(&self) -> SweepOptions {
         SweepOptions {
@@ -109,91 +78,40 @@ impl SweepArgs {
         }
     }
 
+    /// The plan these arguments describe.
+    fn plan(&self) -> SweepPlan {
+        SweepPlan {
+            format: PLAN_FORMAT.into(),
+            batch_sizes: self.batch_sizes.clone(),
+            epochs: self.epochs.clone(),
+            repeats: self.repeats,
+            power_modes: self.power_modes.clone(),
+            options: self.options(),
+        }
+    }
+
+    /// The arguments that run `saved` in `out`.
+    fn from_plan(saved: &SweepPlan, out: PathBuf) -> SweepArgs {
+        SweepArgs {
+            batch_sizes: saved.batch_sizes.clone(),
+            epochs: saved.epochs.clone(),
+            repeats: saved.repeats,
+            power_modes: saved.power_modes.clone(),
+            mode_settle: saved.options.mode_settle,
+            out,
+            cooldown: saved.options.cooldown,
+            resume: true,
+            run: saved.options.run.clone(),
+            train: saved.options.train.clone(),
+        }
+    }
+
     /// Whether nothing but `--resume --out DIR` was given.
     fn only_resume(&self) -> bool {
         let bare =
             <SavedSweep as clap::Parser>::try_parse_from(["sweep", "--resume", "--out", "x"]);
-        bare.is_ok_and(|b| {
-            let b = b.args;
-            b.batch_sizes == self.batch_sizes
-                && b.epochs == self.epochs
-                && b.repeats == self.repeats
-                && b.power_modes == self.power_modes
-                && b.options() == self.options()
-        })
+        bare.is_ok_and(|b| b.args.plan() == self.plan())
     }
-}
-
-/// One run of the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RunSlot {
-    /// The nvpmodel mode, when the sweep sets modes.
-    pub power_mode: Option<u32>,
-    pub batch_size: u32,
-    pub epochs: u32,
-    pub repeat: u32,
-}
-
-impl RunSlot {
-    pub fn file_name(&self) -> String {
-        let mode = self
-            .power_mode
-            .map(|m| format!("pm{m}-"))
-            .unwrap_or_default();
-        format!(
-            "{mode}bs{}-ep{}-r{}.jsonl",
-            self.batch_size, self.epochs, self.repeat
-        )
-    }
-}
-
-/// Runs in the order they are made: repeat by repeat, so slow drift (heat,
-/// background load) spreads over every configuration instead of biasing one.
-/// Within a repeat, power modes change least often (mode, then batch size,
-/// then epochs).
-pub fn plan_order(plan: &SweepPlan) -> Vec<RunSlot> {
-    let modes: Vec<Option<u32>> = if plan.power_modes.is_empty() {
-        vec![None]
-    } else {
-        plan.power_modes.iter().copied().map(Some).collect()
-    };
-    let mut v = Vec::new();
-    for repeat in 1..=plan.repeats {
-        for &power_mode in &modes {
-            for &batch_size in &plan.batch_sizes {
-                for &epochs in &plan.epochs {
-                    v.push(RunSlot {
-                        power_mode,
-                        batch_size,
-                        epochs,
-                        repeat,
-                    });
-                }
-            }
-        }
-    }
-    v
-}
-
-/// A run is done when its file holds a training outcome other than
-/// "cancelled" (completed, out of memory, error). Anything else is redone.
-pub fn run_is_done(path: &Path) -> bool {
-    let Ok(mut r) = SessionReader::open(
-        path,
-        ReadOptions {
-            lenient: true,
-            ..Default::default()
-        },
-    ) else {
-        return false;
-    };
-    let mut done = false;
-    while let Ok(Some(ev)) = r.next_event() {
-        if let Event::Train(TrainEvent::RunEnd { status, .. }) = ev {
-            done = status != crate::model::event::RunStatus::Cancelled;
-        }
-    }
-    done
 }
 
 /// The defaults of a bare `sweep --resume`, to tell which options were given.
@@ -205,92 +123,21 @@ struct SavedSweep {
 }
 
 pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
-    let plan_path = a.out.join("sweep.json");
-    let (plan, a) = if a.resume {
-        let saved = read_plan(&plan_path)?;
-        // Every run of a sweep must share its options, or the report mixes
-        // two experiments: a resumed sweep takes the plan's, not today's.
-        let same = a.batch_sizes == saved.batch_sizes
-            && a.epochs == saved.epochs
-            && a.repeats == saved.repeats
-            && a.power_modes == saved.power_modes
-            && a.options() == saved.options;
-        if !a.only_resume() && !same {
-            bail!(
-                "--resume continues with the options the sweep started with \
-                 (batch sizes {:?}, epochs {:?}, {} repeats, power modes {:?}, as saved in {}):\n  \
-                 give only `--resume --out {}` (or exactly those options), or start a new sweep in another --out",
-                saved.batch_sizes,
-                saved.epochs,
-                saved.repeats,
-                saved.power_modes,
-                plan_path.display(),
-                a.out.display()
-            );
-        }
-        let resumed = SweepArgs {
-            batch_sizes: saved.batch_sizes.clone(),
-            epochs: saved.epochs.clone(),
-            repeats: saved.repeats,
-            power_modes: saved.power_modes.clone(),
-            mode_settle: saved.options.mode_settle,
-            out: a.out.clone(),
-            cooldown: saved.options.cooldown,
-            resume: true,
-            run: saved.options.run.clone(),
-            train: saved.options.train.clone(),
-        };
-        (saved, resumed)
-    } else {
-        if plan_path.exists() {
-            bail!(
-                "{} already holds a sweep: add --resume to continue it, or choose another --out",
-                a.out.display()
-            );
-        }
-        let plan = SweepPlan {
-            format: PLAN_FORMAT.into(),
-            batch_sizes: a.batch_sizes.clone(),
-            epochs: a.epochs.clone(),
-            repeats: a.repeats,
-            power_modes: a.power_modes.clone(),
-            options: a.options(),
-        };
-        (plan, a)
-    };
+    let stop = stop_on_signals()?;
+    let (plan, a) = if a.resume { resume(a)? } else { start(a)? };
     if !a.run.command.is_empty() || a.run.no_train {
         bail!("a sweep runs the built-in trainer: drop --no-train and the command after `--`");
     }
     // Opened before anything is written (a missing nvpmodel or root stops the
     // sweep before it starts) and dropped last: its Drop restores the mode.
-    let modes = match &plan.power_modes[..] {
-        [] => None,
-        m => Some(super::power_mode::ModeControl::open(
-            m,
-            super::power_mode::found_file(&a.out),
-        )?),
-    };
-    if !plan_path.exists() {
-        std::fs::create_dir_all(&a.out)
-            .with_context(|| format!("cannot create {}", a.out.display()))?;
-        std::fs::write(&plan_path, serde_json::to_string_pretty(&plan)? + "\n")
-            .with_context(|| format!("cannot write {}", plan_path.display()))?;
-    }
+    let modes = open_modes(&plan, &a.out)?;
+    write_plan_once(&plan, &a.out)?;
     if let Some(ctl) = &modes {
         ctl.save()?;
     }
     let slots = plan_order(&plan);
+    let todo = runs_to_do(&slots, &a.out);
     let total = slots.len();
-    let todo: Vec<(usize, RunSlot)> = slots
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(_, s)| !run_is_done(&a.out.join(s.file_name())))
-        .collect();
     if todo.len() < total {
         eprintln!(
             "trainwatt sweep: {} of {total} runs already finished in {}, {} to go",
@@ -299,106 +146,208 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             todo.len()
         );
     }
-    let mut current_mode: Option<u32> = None;
-    let started = Instant::now();
-    for (n, (k, slot)) in todo.iter().enumerate() {
-        if stop.load(Ordering::SeqCst) {
-            break;
+    Sweeper::new(&a, modes.as_ref(), &stop, total).run_all(&todo)?;
+    drop(modes);
+    Ok(finish(&a.out, total, &stop))
+}
+
+/// The flag SIGINT and SIGTERM raise: the sweep stops between runs, and the
+/// run under way is cancelled.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    Ok(stop)
+}
+
+/// `--resume`: the saved plan, and the arguments that run it. Every run of a
+/// sweep must share its options, or the report mixes two experiments: a
+/// resumed sweep takes the plan's, not today's.
+fn resume(a: SweepArgs) -> anyhow::Result<(SweepPlan, SweepArgs)> {
+    let plan_path = plan_file(&a.out);
+    let saved = read_plan(&plan_path)?;
+    // `read_plan` only returns plans of this format, so the formats agree.
+    if !a.only_resume() && a.plan() != saved {
+        bail!(
+            "--resume continues with the options the sweep started with \
+             (batch sizes {:?}, epochs {:?}, {} repeats, power modes {:?}, as saved in {}):\n  \
+             give only `--resume --out {}` (or exactly those options), or start a new sweep in another --out",
+            saved.batch_sizes,
+            saved.epochs,
+            saved.repeats,
+            saved.power_modes,
+            plan_path.display(),
+            a.out.display()
+        );
+    }
+    let resumed = SweepArgs::from_plan(&saved, a.out);
+    Ok((saved, resumed))
+}
+
+/// A new sweep: the plan of `a`, in a directory that holds none yet.
+fn start(a: SweepArgs) -> anyhow::Result<(SweepPlan, SweepArgs)> {
+    if plan_file(&a.out).exists() {
+        bail!(
+            "{} already holds a sweep: add --resume to continue it, or choose another --out",
+            a.out.display()
+        );
+    }
+    Ok((a.plan(), a))
+}
+
+/// The power-mode control, when the plan sets modes.
+fn open_modes(plan: &SweepPlan, out: &Path) -> anyhow::Result<Option<ModeControl>> {
+    match &plan.power_modes[..] {
+        [] => Ok(None),
+        m => Ok(Some(ModeControl::open(m, power_mode::found_file(out))?)),
+    }
+}
+
+/// The sweep's loop: one run after another, cooling down between runs and
+/// setting each run's power mode, until the runs are done or the stop flag
+/// is raised.
+struct Sweeper<'a> {
+    a: &'a SweepArgs,
+    modes: Option<&'a ModeControl>,
+    stop: &'a Arc<AtomicBool>,
+    /// Runs in the plan, done or not.
+    total: usize,
+    current_mode: Option<u32>,
+    started: Instant,
+}
+
+impl<'a> Sweeper<'a> {
+    fn new(
+        a: &'a SweepArgs,
+        modes: Option<&'a ModeControl>,
+        stop: &'a Arc<AtomicBool>,
+        total: usize,
+    ) -> Self {
+        Sweeper {
+            a,
+            modes,
+            stop,
+            total,
+            current_mode: None,
+            started: Instant::now(),
         }
-        if n > 0 {
-            if let Some(c) = a.cooldown {
-                eprintln!(
-                    "trainwatt sweep: cooling down for {}",
-                    format::duration(c.as_secs_f64())
-                );
-                if !wait_unless_stopped(c, &stop) {
-                    break;
-                }
+    }
+
+    /// Make the runs of `todo` (each with its place in the plan).
+    fn run_all(&mut self, todo: &[(usize, RunSlot)]) -> anyhow::Result<()> {
+        for (n, &(k, slot)) in todo.iter().enumerate() {
+            if self.stop.load(Ordering::SeqCst) {
+                break;
             }
-        }
-        if let (Some(ctl), Some(mode)) = (&modes, slot.power_mode) {
-            if current_mode != Some(mode) {
-                let now = ctl.set(mode)?;
-                current_mode = Some(mode);
-                eprintln!(
-                    "trainwatt sweep: power mode {}; settling for {}",
-                    now.describe(),
-                    format::duration(a.mode_settle.as_secs_f64())
-                );
-                if !wait_unless_stopped(a.mode_settle, &stop) {
-                    break;
-                }
+            if n > 0 && !self.cool_down() {
+                break;
             }
+            if !self.enter_mode(slot.power_mode)? {
+                break;
+            }
+            self.record(slot, k, n, todo.len())?;
         }
-        let path = a.out.join(slot.file_name());
-        if path.exists() {
-            // An interrupted or cancelled run: keep it aside, redo it.
-            let aside = path.with_extension(format!("jsonl.interrupted-{}", unix_time()));
-            std::fs::rename(&path, &aside)?;
-        }
-        let eta = if n > 0 {
-            let per = started.elapsed().as_secs_f64() / n as f64;
-            format!(", ETA {}", format::duration(per * (todo.len() - n) as f64))
-        } else {
-            String::new()
+        Ok(())
+    }
+
+    /// Wait `--cooldown` between runs; false when stopped meanwhile.
+    fn cool_down(&self) -> bool {
+        let Some(c) = self.a.cooldown else {
+            return true;
         };
+        eprintln!(
+            "trainwatt sweep: cooling down for {}",
+            format::duration(c.as_secs_f64())
+        );
+        wait_unless_stopped(c, self.stop)
+    }
+
+    /// Set the run's power mode if it is not set yet, and let it settle;
+    /// false when stopped meanwhile.
+    fn enter_mode(&mut self, mode: Option<u32>) -> anyhow::Result<bool> {
+        let (Some(ctl), Some(mode)) = (self.modes, mode) else {
+            return Ok(true);
+        };
+        if self.current_mode == Some(mode) {
+            return Ok(true);
+        }
+        let now = ctl.set(mode)?;
+        self.current_mode = Some(mode);
+        eprintln!(
+            "trainwatt sweep: power mode {}; settling for {}",
+            now.describe(),
+            format::duration(self.a.mode_settle.as_secs_f64())
+        );
+        Ok(wait_unless_stopped(self.a.mode_settle, self.stop))
+    }
+
+    /// ", ETA 3 min" before the `n`th of `runs` runs (from 0): the time
+    /// left at the pace so far.
+    fn eta(&self, n: usize, runs: usize) -> String {
+        if n == 0 {
+            return String::new();
+        }
+        let per = self.started.elapsed().as_secs_f64() / n as f64;
+        format!(", ETA {}", format::duration(per * (runs - n) as f64))
+    }
+
+    /// Record `slot` to its file: the `k`th run of the plan, the `n`th of
+    /// the `runs` this sweep makes (both from 0). A file already there (an
+    /// interrupted or cancelled run) is kept aside.
+    fn record(&self, slot: RunSlot, k: usize, n: usize, runs: usize) -> anyhow::Result<()> {
+        let path = self.a.out.join(slot.file_name());
+        set_aside(&path)?;
+        let eta = self.eta(n, runs);
         let mode = slot
             .power_mode
             .map(|m| format!("power mode {m}, "))
             .unwrap_or_default();
         eprintln!(
-            "trainwatt sweep: run {} of {total}: {mode}batch size {}, {} epochs, repeat {}{eta}",
+            "trainwatt sweep: run {} of {}: {mode}batch size {}, {} epochs, repeat {}{eta}",
             k + 1,
+            self.total,
             slot.batch_size,
             slot.epochs,
             slot.repeat
         );
-        let mut train = a.train.clone();
+        let mut train = self.a.train.clone();
         train.batch_size = slot.batch_size;
         train.epochs = slot.epochs;
         let status =
-            super::record::record_one(&a.run, &train, Output::File(path.clone()), true, &stop)?;
+            super::record::record_one(&self.a.run, &train, Output::File(path), true, self.stop)?;
         if let Some(s) = status {
             eprintln!("trainwatt sweep: {} → {}", slot.file_name(), s.label());
         }
+        Ok(())
     }
-    drop(modes);
+}
+
+/// Move an interrupted or cancelled run's file out of the way of its redo.
+fn set_aside(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        let aside = path.with_extension(format!("jsonl.interrupted-{}", unix_time()));
+        std::fs::rename(path, &aside)?;
+    }
+    Ok(())
+}
+
+/// The last line: how to continue a stopped sweep, or where its results are.
+fn finish(out: &Path, total: usize, stop: &AtomicBool) -> ExitCode {
     if stop.load(Ordering::SeqCst) {
         eprintln!(
             "trainwatt sweep: stopped; continue with `trainwatt sweep --resume --out {}`",
-            a.out.display()
+            out.display()
         );
-        return Ok(ExitCode::from(130));
+        return ExitCode::from(130);
     }
     eprintln!(
         "trainwatt sweep: done, {total} runs in {}; tables and figures: trainwatt report {} --plots {}",
-        a.out.display(),
-        a.out.display(),
-        a.out.join("figures").display()
+        out.display(),
+        out.display(),
+        out.join("figures").display()
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The saved plan, or why it cannot be resumed.
-fn read_plan(plan_path: &Path) -> anyhow::Result<SweepPlan> {
-    let text = std::fs::read_to_string(plan_path).with_context(|| {
-        format!(
-            "--resume: cannot read {} (start the sweep without --resume first)",
-            plan_path.display()
-        )
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))?;
-    if v["format"] != PLAN_FORMAT {
-        bail!(
-            "{}: a sweep plan of format {} (this trainwatt resumes {PLAN_FORMAT}): \
-             finish it with the trainwatt that started it, or start a new sweep in another --out",
-            plan_path.display(),
-            v["format"]
-        );
-    }
-    serde_json::from_value(v)
-        .with_context(|| format!("{}: not a trainwatt sweep plan", plan_path.display()))
+    ExitCode::SUCCESS
 }
 
 /// Sleep for `d` in short steps; false when the stop flag was raised.

@@ -127,22 +127,7 @@ impl Printer {
 
     fn on(&mut self, ev: &TrainEvent) {
         match ev {
-            TrainEvent::RunStart { t_s, config } => {
-                self.starts += 1;
-                self.epochs = config.epochs;
-                if self.starts == 1 {
-                    return;
-                }
-                self.last_epoch_t = *t_s;
-                if self.json {
-                    self.emit(format!(
-                        "{}",
-                        serde_json::json!({"kind": "start", "t_s": t_s, "config": config})
-                    ));
-                } else {
-                    self.emit(describe(config));
-                }
-            }
+            TrainEvent::RunStart { t_s, config } => self.on_start(*t_s, config),
             TrainEvent::Step {
                 epoch,
                 step,
@@ -153,13 +138,7 @@ impl Printer {
             } => {
                 self.last_rate = *images_per_s;
                 if self.live {
-                    eprint!(
-                        "\r\x1b[2K  epoch {epoch} step {step}/{}  loss {}  {}",
-                        steps_per_epoch.map_or("?".into(), |s| s.to_string()),
-                        loss.map_or("-".into(), |l| format!("{l:.4}")),
-                        images_per_s.map_or("".into(), |r| format!("{r:.1} images/s")),
-                    );
-                    let _ = std::io::stderr().flush();
+                    live_step(*epoch, *step, *steps_per_epoch, *loss, *images_per_s);
                 }
             }
             TrainEvent::EpochEnd {
@@ -186,46 +165,96 @@ impl Printer {
                         })
                     ));
                 } else {
-                    let pct =
-                        |a: &Option<f64>| a.map_or("-".into(), |a| format!("{:.1}%", a * 100.0));
-                    self.emit(format!(
-                        "epoch {epoch}/{}  loss {}  train acc {}  val acc {}  {}  {epoch_s:.1} s",
-                        self.epochs.map_or("?".into(), |e| e.to_string()),
-                        train_loss.map_or("-".into(), |l| format!("{l:.4}")),
-                        pct(train_acc),
-                        pct(val_acc),
-                        self.last_rate
-                            .map_or("- images/s".into(), |r| format!("{r:.1} images/s")),
-                    ));
+                    let line = self.epoch_line(*epoch, *train_loss, *train_acc, *val_acc, epoch_s);
+                    self.emit(line);
                 }
             }
             TrainEvent::RunEnd {
                 t_s,
                 status,
                 message,
-            } => {
-                if self.live {
-                    eprint!("\r\x1b[2K");
-                }
-                if self.json {
-                    self.emit(format!(
-                        "{}",
-                        serde_json::json!({"kind": "end", "t_s": t_s, "status": status, "message": message})
-                    ));
-                } else if *status == RunStatus::Completed {
-                    self.emit(format!(
-                        "{} in {t_s:.1} s{}",
-                        status.label(),
-                        message
-                            .as_ref()
-                            .map_or(String::new(), |m| format!(" ({m})"))
-                    ));
-                } else if *status == RunStatus::Cancelled {
-                    self.emit(message.as_deref().unwrap_or("cancelled").to_string());
-                }
-            }
+            } => self.on_end(*t_s, status, message.as_deref()),
         }
     }
+
+    /// The supervisor's RunStart only sets the epoch count; the trainer's
+    /// (with the dataset's real figures) is printed.
+    fn on_start(&mut self, t_s: f64, config: &TrainConfig) {
+        self.starts += 1;
+        self.epochs = config.epochs;
+        if self.starts == 1 {
+            return;
+        }
+        self.last_epoch_t = t_s;
+        if self.json {
+            self.emit(format!(
+                "{}",
+                serde_json::json!({"kind": "start", "t_s": t_s, "config": config})
+            ));
+        } else {
+            self.emit(describe(config));
+        }
+    }
+
+    /// `epoch 2/5  loss 1.2345  train acc 56.7%  val acc 54.3%  123.4 images/s  12.3 s`.
+    fn epoch_line(
+        &self,
+        epoch: u32,
+        train_loss: Option<f64>,
+        train_acc: Option<f64>,
+        val_acc: Option<f64>,
+        epoch_s: f64,
+    ) -> String {
+        let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{:.1}%", a * 100.0));
+        format!(
+            "epoch {epoch}/{}  loss {}  train acc {}  val acc {}  {}  {epoch_s:.1} s",
+            self.epochs.map_or("?".into(), |e| e.to_string()),
+            train_loss.map_or("-".into(), |l| format!("{l:.4}")),
+            pct(train_acc),
+            pct(val_acc),
+            self.last_rate
+                .map_or("- images/s".into(), |r| format!("{r:.1} images/s")),
+        )
+    }
+
+    /// The run's last line: the outcome in JSON; in text a completed or
+    /// cancelled run (an error or out of memory is the command's error).
+    fn on_end(&mut self, t_s: f64, status: &RunStatus, message: Option<&str>) {
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+        if self.json {
+            self.emit(format!(
+                "{}",
+                serde_json::json!({"kind": "end", "t_s": t_s, "status": status, "message": message})
+            ));
+        } else if *status == RunStatus::Completed {
+            self.emit(format!(
+                "{} in {t_s:.1} s{}",
+                status.label(),
+                message.map_or(String::new(), |m| format!(" ({m})"))
+            ));
+        } else if *status == RunStatus::Cancelled {
+            self.emit(message.unwrap_or("cancelled").to_string());
+        }
+    }
+}
+
+/// The live step line on stderr, redrawn in place.
+fn live_step(
+    epoch: u32,
+    step: u32,
+    steps_per_epoch: Option<u32>,
+    loss: Option<f64>,
+    images_per_s: Option<f64>,
+) {
+    eprint!(
+        "\r\x1b[2K  epoch {epoch} step {step}/{}  loss {}  {}",
+        steps_per_epoch.map_or("?".into(), |s| s.to_string()),
+        loss.map_or("-".into(), |l| format!("{l:.4}")),
+        images_per_s.map_or("".into(), |r| format!("{r:.1} images/s")),
+    );
+    let _ = std::io::stderr().flush();
 }
 
 fn describe(c: &TrainConfig) -> String {

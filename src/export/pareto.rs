@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::plots::COLORS;
+use super::plots::{chart_on, draw_line, finish, plot_err, Chart, COLORS};
 use super::ExportError;
 use crate::model::study::DeviceStudy;
 
@@ -55,24 +55,52 @@ fn front(ps: &[Point]) -> Vec<(f64, f64)> {
     v
 }
 
-fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
-    ExportError::Plot {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    }
-}
-
 /// Write `energy_vs_time_by_power_mode.svg` into `dir` when some machine ran
 /// in several power modes and at least one run completed; None otherwise.
 pub fn write_pareto(dir: &Path, devices: &[DeviceStudy]) -> Result<Option<PathBuf>, ExportError> {
-    let split: Vec<&DeviceStudy> = devices
+    let split = in_several_modes(devices);
+    let series = mode_series(&split);
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let path = dir.join("energy_vs_time_by_power_mode.svg");
+    let (t1, e1) = axis_tops(&series);
+    let estimate = if split.iter().any(|d| d.estimate) {
+        " (estimate)"
+    } else {
+        ""
+    };
+    let root = SVGBackend::new(&path, SIZE).into_drawing_area();
+    let title = format!("Energy against time by power mode (mean, 95% CI){estimate}");
+    let mut chart = chart_on(&root, &path, &title, 0.0..t1, 0.0..e1)?;
+    chart
+        .configure_mesh()
+        .x_desc("training time (s)")
+        .y_desc(format!("energy (J){estimate}"))
+        .draw()
+        .map_err(|e| plot_err(&path, e))?;
+    for (i, (name, ps)) in series.iter().enumerate() {
+        draw_mode(&mut chart, &path, COLORS[i % COLORS.len()], name, ps)?;
+    }
+    finish(chart, &root, &path)?;
+    drop(root);
+    Ok(Some(path))
+}
+
+/// The devices (machine and power mode) of machines that ran in several modes.
+fn in_several_modes(devices: &[DeviceStudy]) -> Vec<&DeviceStudy> {
+    devices
         .iter()
         .filter(|d| devices.iter().filter(|o| o.machine == d.machine).count() > 1)
-        .collect();
-    let series: Vec<(String, Vec<Point>)> = split
+        .collect()
+}
+
+/// A named series per mode with a completed configuration. With one
+/// machine the legend names the mode alone.
+fn mode_series(split: &[&DeviceStudy]) -> Vec<(String, Vec<Point>)> {
+    split
         .iter()
         .map(|d| {
-            // One machine: the legend names the mode alone.
             let one = split.iter().all(|o| o.machine == split[0].machine);
             let name = match (&d.power_mode, one) {
                 (Some(m), true) => m.clone(),
@@ -81,89 +109,57 @@ pub fn write_pareto(dir: &Path, devices: &[DeviceStudy]) -> Result<Option<PathBu
             (name, points(d))
         })
         .filter(|(_, p)| !p.is_empty())
-        .collect();
-    if series.is_empty() {
-        return Ok(None);
-    }
-    let path = dir.join("energy_vs_time_by_power_mode.svg");
-    let all = series.iter().flat_map(|(_, p)| p.iter());
+        .collect()
+}
+
+/// The axes' ends: a tenth above the highest interval in time and energy.
+fn axis_tops(series: &[(String, Vec<Point>)]) -> (f64, f64) {
     let (mut t1, mut e1) = (0.0f64, 0.0f64);
-    for p in all {
+    for p in series.iter().flat_map(|(_, p)| p.iter()) {
         t1 = t1.max(p.t_ci.map_or(p.t, |(_, hi)| hi.max(p.t)));
         e1 = e1.max(p.e_ci.map_or(p.e, |(_, hi)| hi.max(p.e)));
     }
     let t1 = if t1 > 0.0 { t1 * 1.1 } else { 1.0 };
     let e1 = if e1 > 0.0 { e1 * 1.1 } else { 1.0 };
-    let estimate = if split.iter().any(|d| d.estimate) {
-        " (estimate)"
-    } else {
-        ""
-    };
-    let root = SVGBackend::new(&path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Energy against time by power mode (mean, 95% CI){estimate}"),
-            ("sans-serif", 20),
+    (t1, e1)
+}
+
+/// One mode: its Pareto front as the line, CI bars both ways, and each
+/// configuration's point and label.
+fn draw_mode(
+    chart: &mut Chart,
+    path: &Path,
+    color: RGBColor,
+    name: &str,
+    ps: &[Point],
+) -> Result<(), ExportError> {
+    draw_line(chart, path, front(ps), color, name)?;
+    let style = color.stroke_width(1);
+    chart
+        .draw_series(ps.iter().filter_map(|p| {
+            let (lo, hi) = p.e_ci?;
+            Some(ErrorBar::new_vertical(p.t, lo, p.e, hi, style, 8))
+        }))
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .draw_series(ps.iter().filter_map(|p| {
+            let (lo, hi) = p.t_ci?;
+            Some(ErrorBar::new_horizontal(p.e, lo, p.t, hi, style, 8))
+        }))
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .draw_series(
+            ps.iter()
+                .map(|p| Circle::new((p.t, p.e), 4, color.filled())),
         )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..t1, 0.0..e1)
-        .map_err(|e| plot_err(&path, e))?;
+        .map_err(|e| plot_err(path, e))?;
     chart
-        .configure_mesh()
-        .x_desc("training time (s)")
-        .y_desc(format!("energy (J){estimate}"))
-        .draw()
-        .map_err(|e| plot_err(&path, e))?;
-    for (i, (name, ps)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(front(ps), color.stroke_width(2)))
-            .map_err(|e| plot_err(&path, e))?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        let style = color.stroke_width(1);
-        chart
-            .draw_series(ps.iter().filter_map(|p| {
-                let (lo, hi) = p.e_ci?;
-                Some(ErrorBar::new_vertical(p.t, lo, p.e, hi, style, 8))
-            }))
-            .map_err(|e| plot_err(&path, e))?;
-        chart
-            .draw_series(ps.iter().filter_map(|p| {
-                let (lo, hi) = p.t_ci?;
-                Some(ErrorBar::new_horizontal(p.e, lo, p.t, hi, style, 8))
-            }))
-            .map_err(|e| plot_err(&path, e))?;
-        chart
-            .draw_series(
-                ps.iter()
-                    .map(|p| Circle::new((p.t, p.e), 4, color.filled())),
-            )
-            .map_err(|e| plot_err(&path, e))?;
-        chart
-            .draw_series(
-                ps.iter().map(|p| {
-                    Text::new(p.label.clone(), (p.t, p.e), ("sans-serif", 11).into_font())
-                }),
-            )
-            .map_err(|e| plot_err(&path, e))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| plot_err(&path, e))?;
-    root.present().map_err(|e| plot_err(&path, e))?;
-    drop(chart);
-    drop(root);
-    Ok(Some(path))
+        .draw_series(
+            ps.iter()
+                .map(|p| Text::new(p.label.clone(), (p.t, p.e), ("sans-serif", 11).into_font())),
+        )
+        .map_err(|e| plot_err(path, e))?;
+    Ok(())
 }
 
 #[cfg(test)]

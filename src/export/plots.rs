@@ -4,13 +4,16 @@
 //! size); one series per device. Only completed runs are plotted: an OOM
 //! configuration has no point (the report's tables say OOM). Power modes get
 //! their energy-against-time figure ([`super::pareto`]).
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::ExportError;
 use crate::model::stats::MeanCi;
-use crate::model::study::{ConfigStats, DeviceStudy};
+use crate::model::study::{ConfigKey, ConfigStats, DeviceStudy};
 
 const SIZE: (u32, u32) = (800, 520);
 /// The series colours every figure uses, in order.
@@ -83,10 +86,122 @@ struct Series {
     points: Vec<Point>,
 }
 
-fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
+/// The chart every figure draws on: cartesian, f64 both ways.
+pub(super) type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+pub(super) fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
     ExportError::Plot {
         path: path.to_path_buf(),
         msg: e.to_string(),
+    }
+}
+
+/// A white figure with `title`, the margins and label areas every figure
+/// shares, and axes over `x` and `y`.
+pub(super) fn chart_on<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    path: &Path,
+    title: &str,
+    x: Range<f64>,
+    y: Range<f64>,
+) -> Result<Chart<'a, 'b>, ExportError> {
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| plot_err(path, e))
+}
+
+/// A series' line, named in the legend.
+pub(super) fn draw_line(
+    chart: &mut Chart,
+    path: &Path,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    name: &str,
+) -> Result<(), ExportError> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))
+        .map_err(|e| plot_err(path, e))?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    Ok(())
+}
+
+/// The legend in the upper right, then the figure written out.
+pub(super) fn finish<'a, 'b: 'a>(
+    mut chart: Chart<'a, 'b>,
+    root: &DrawingArea<SVGBackend<'b>, Shift>,
+    path: &Path,
+) -> Result<(), ExportError> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    root.present().map_err(|e| plot_err(path, e))
+}
+
+/// The axes' extent: whole-number x bounds half a step out (so tick labels
+/// land on whole numbers: batch sizes 2^k, epoch counts), and room above the
+/// highest interval.
+struct Bounds {
+    x: Range<f64>,
+    y_top: f64,
+    x_labels: usize,
+}
+
+impl Bounds {
+    fn of(series: &[Series]) -> Bounds {
+        let pts = series.iter().flat_map(|s| s.points.iter());
+        let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+        for &(px, py, ci) in pts {
+            x0 = x0.min(px);
+            x1 = x1.max(px);
+            y1 = y1.max(ci.map_or(py, |(_, hi)| hi.max(py)));
+        }
+        if !x0.is_finite() {
+            // Nothing completed: an empty frame still says so.
+            x0 = 0.0;
+            x1 = 1.0;
+        }
+        let (x0, x1) = (x0.floor() - 0.5, x1.ceil() + 0.5);
+        Bounds {
+            x: x0..x1,
+            y_top: if y1 > 0.0 { y1 * 1.1 } else { 1.0 },
+            x_labels: ((x1 - x0).ceil() as usize + 1).min(12),
+        }
+    }
+}
+
+impl XAxis {
+    fn desc(self) -> &'static str {
+        match self {
+            XAxis::BatchSize => "batch size (log2 axis)",
+            XAxis::Epochs => "epochs",
+        }
+    }
+
+    /// The tick label at `v`: whole batch sizes (the axis is log2) and
+    /// epoch counts only.
+    fn tick(self, v: f64) -> String {
+        let whole = |n: f64| {
+            if (n - n.round()).abs() < 1e-6 {
+                format!("{}", n.round())
+            } else {
+                String::new()
+            }
+        };
+        match self {
+            XAxis::BatchSize => whole(v.exp2()),
+            XAxis::Epochs => whole(v),
+        }
     }
 }
 
@@ -97,88 +212,41 @@ fn draw(
     y_desc: &str,
     series: &[Series],
 ) -> Result<(), ExportError> {
-    let pts = series.iter().flat_map(|s| s.points.iter());
-    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
-    for &(px, py, ci) in pts {
-        x0 = x0.min(px);
-        x1 = x1.max(px);
-        y1 = y1.max(ci.map_or(py, |(_, hi)| hi.max(py)));
-    }
-    if !x0.is_finite() {
-        // Nothing completed: an empty frame still says so.
-        x0 = 0.0;
-        x1 = 1.0;
-    }
-    // Whole-number bounds half a step out, so tick labels land on whole
-    // numbers (batch sizes 2^k, epoch counts).
-    let (x0, x1) = (x0.floor() - 0.5, x1.ceil() + 0.5);
-    let x_labels = ((x1 - x0).ceil() as usize + 1).min(12);
-    let y1 = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
-
+    let bounds = Bounds::of(series);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, 0.0..y1)
-        .map_err(|e| plot_err(path, e))?;
-    let fmt_x = move |v: &f64| match x {
-        XAxis::BatchSize => {
-            let b = v.exp2();
-            if (b - b.round()).abs() < 1e-6 {
-                format!("{}", b.round())
-            } else {
-                String::new()
-            }
-        }
-        XAxis::Epochs => {
-            if (v - v.round()).abs() < 1e-6 {
-                format!("{}", v.round())
-            } else {
-                String::new()
-            }
-        }
-    };
+    let mut chart = chart_on(&root, path, title, bounds.x, 0.0..bounds.y_top)?;
+    let fmt_x = move |v: &f64| x.tick(*v);
     chart
         .configure_mesh()
-        .x_desc(match x {
-            XAxis::BatchSize => "batch size (log2 axis)",
-            XAxis::Epochs => "epochs",
-        })
+        .x_desc(x.desc())
         .y_desc(y_desc)
-        .x_labels(x_labels)
+        .x_labels(bounds.x_labels)
         .x_label_formatter(&fmt_x)
         .draw()
         .map_err(|e| plot_err(path, e))?;
     for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let line: Vec<(f64, f64)> = s.points.iter().map(|&(x, y, _)| (x, y)).collect();
-        chart
-            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
-            .map_err(|e| plot_err(path, e))?
-            .label(s.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(s.points.iter().filter_map(|&(x, y, ci)| {
-                ci.map(|(lo, hi)| ErrorBar::new_vertical(x, lo, y, hi, color.stroke_width(1), 10))
-            }))
-            .map_err(|e| plot_err(path, e))?;
+        draw_series(&mut chart, path, COLORS[i % COLORS.len()], s)?;
     }
+    finish(chart, &root, path)
+}
+
+/// One device's line, points and 95% CI bars.
+fn draw_series(
+    chart: &mut Chart,
+    path: &Path,
+    color: RGBColor,
+    s: &Series,
+) -> Result<(), ExportError> {
+    let line: Vec<(f64, f64)> = s.points.iter().map(|&(x, y, _)| (x, y)).collect();
+    draw_line(chart, path, line.clone(), color, &s.name)?;
     chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
+        .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
         .map_err(|e| plot_err(path, e))?;
-    root.present().map_err(|e| plot_err(path, e))?;
+    chart
+        .draw_series(s.points.iter().filter_map(|&(x, y, ci)| {
+            ci.map(|(lo, hi)| ErrorBar::new_vertical(x, lo, y, hi, color.stroke_width(1), 10))
+        }))
+        .map_err(|e| plot_err(path, e))?;
     Ok(())
 }
 
@@ -244,6 +312,17 @@ fn figure(
     Ok(Some(path))
 }
 
+/// The values `pick` takes over every device's configurations, sorted, once each.
+fn distinct(devices: &[DeviceStudy], pick: fn(&ConfigKey) -> Option<u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = devices
+        .iter()
+        .flat_map(|d| d.configs.iter().filter_map(|c| pick(&c.key)))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// Write every figure into `dir`; returns the files written. A figure with
 /// no completed run on any device is not drawn.
 pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, ExportError> {
@@ -252,18 +331,8 @@ pub fn write_plots(dir: &Path, devices: &[DeviceStudy]) -> Result<Vec<PathBuf>, 
         source,
     })?;
     let mut written = Vec::new();
-    let mut epochs: Vec<u32> = devices
-        .iter()
-        .flat_map(|d| d.configs.iter().filter_map(|c| c.key.epochs))
-        .collect();
-    epochs.sort();
-    epochs.dedup();
-    let mut batches: Vec<u32> = devices
-        .iter()
-        .flat_map(|d| d.configs.iter().filter_map(|c| c.key.batch_size))
-        .collect();
-    batches.sort();
-    batches.dedup();
+    let epochs = distinct(devices, |k| k.epochs);
+    let batches = distinct(devices, |k| k.batch_size);
 
     for &ep in &epochs {
         for m in [Metric::Time, Metric::Energy, Metric::Power] {

@@ -10,7 +10,7 @@ use super::report_cost::{cost_md, cost_rows, CostRow};
 use super::{md_cell, ExportError};
 use crate::model::cost::CostFactors;
 use crate::model::stats::MeanCi;
-use crate::model::study::{compare, Comparison, ConfigKey, ConfigStats, DeviceStudy};
+use crate::model::study::{compare, Comparison, ConfigKey, ConfigRatio, ConfigStats, DeviceStudy};
 
 /// The JSON schema name and version written in every report document.
 pub const REPORT_SCHEMA: &str = "trainwatt-report/1";
@@ -159,102 +159,131 @@ fn device_md(o: &mut String, d: &DeviceStudy) {
         d.scope,
         d.sessions
     );
-    let header = "| n | training time (s) | energy (J) | average power (W) |";
     for ep in d.epochs_values() {
-        let _ = writeln!(
+        metrics_table(
             o,
-            "### By batch size (epochs = {})\n\n| batch size {header}\n|---:|---|---:|---:|---:|",
-            key_part(ep)
+            &format!("By batch size (epochs = {})", key_part(ep)),
+            "batch size",
+            d.configs.iter().filter(|c| c.key.epochs == ep),
+            |k| k.batch_size,
+            est,
         );
-        for c in d.configs.iter().filter(|c| c.key.epochs == ep) {
-            let [t, e, p] = metric_cells(c, est);
-            let _ = writeln!(
-                o,
-                "| {} | {} | {t} | {e} | {p} |",
-                key_part(c.key.batch_size),
-                n_cell(c)
-            );
-        }
-        o.push('\n');
     }
     for bs in d.batch_sizes() {
-        let _ = writeln!(
+        metrics_table(
             o,
-            "### By epochs (batch size = {})\n\n| epochs {header}\n|---:|---|---:|---:|---:|",
-            key_part(bs)
+            &format!("By epochs (batch size = {})", key_part(bs)),
+            "epochs",
+            d.configs.iter().filter(|c| c.key.batch_size == bs),
+            |k| k.epochs,
+            est,
         );
-        for c in d.configs.iter().filter(|c| c.key.batch_size == bs) {
-            let [t, e, p] = metric_cells(c, est);
-            let _ = writeln!(
-                o,
-                "| {} | {} | {t} | {e} | {p} |",
-                key_part(c.key.epochs),
-                n_cell(c)
-            );
-        }
-        o.push('\n');
     }
     if d.configs.iter().any(|c| c.static_j.is_some()) {
-        let _ = writeln!(
-            o,
-            "### Static and dynamic energy (idle floor × training time, and the rest)\n\n| batch size | epochs | static (J) | dynamic (J) |\n|---:|---:|---:|---:|"
-        );
-        for c in d.configs.iter().filter(|c| c.static_j.is_some()) {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {}{est} | {}{est} |",
-                key_part(c.key.batch_size),
-                key_part(c.key.epochs),
-                ci_cell(c.static_j.as_ref(), 1),
-                ci_cell(c.dynamic_j.as_ref(), 1)
-            );
-        }
-        o.push('\n');
+        static_dynamic_md(o, d, est);
     }
 }
 
-fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
-    let comps = comparisons(devices);
+/// One table of a device's configurations: the row's `first_col` (what
+/// `first` picks of its key), n, then time, energy and power.
+fn metrics_table<'a>(
+    o: &mut String,
+    title: &str,
+    first_col: &str,
+    configs: impl Iterator<Item = &'a ConfigStats>,
+    first: fn(&ConfigKey) -> Option<u32>,
+    est: &str,
+) {
+    let _ = writeln!(
+        o,
+        "### {title}\n\n| {first_col} | n | training time (s) | energy (J) | average power (W) |\n|---:|---|---:|---:|---:|"
+    );
+    for c in configs {
+        let [t, e, p] = metric_cells(c, est);
+        let _ = writeln!(
+            o,
+            "| {} | {} | {t} | {e} | {p} |",
+            key_part(first(&c.key)),
+            n_cell(c)
+        );
+    }
+    o.push('\n');
+}
+
+fn static_dynamic_md(o: &mut String, d: &DeviceStudy, est: &str) {
+    let _ = writeln!(
+        o,
+        "### Static and dynamic energy (idle floor × training time, and the rest)\n\n| batch size | epochs | static (J) | dynamic (J) |\n|---:|---:|---:|---:|"
+    );
+    for c in d.configs.iter().filter(|c| c.static_j.is_some()) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {}{est} | {}{est} |",
+            key_part(c.key.batch_size),
+            key_part(c.key.epochs),
+            ci_cell(c.static_j.as_ref(), 1),
+            ci_cell(c.dynamic_j.as_ref(), 1)
+        );
+    }
+    o.push('\n');
+}
+
+/// Every configuration any of `devices` ran, in order.
+fn all_keys<'a>(devices: impl IntoIterator<Item = &'a DeviceStudy>) -> Vec<ConfigKey> {
     let mut keys: Vec<ConfigKey> = devices
-        .iter()
+        .into_iter()
         .flat_map(|d| d.configs.iter().map(|c| c.key))
         .collect();
     keys.sort();
     keys.dedup();
+    keys
+}
+
+/// A metric of the side-by-side tables: the device's mean and interval, and
+/// its ratio against the first device.
+struct SideMetric {
+    title: &'static str,
+    prec: usize,
+    /// Whether an estimated power source makes it an estimate.
+    energy_like: bool,
+    pick: fn(&ConfigStats) -> Option<&MeanCi>,
+    ratio: fn(&ConfigRatio) -> Option<f64>,
+}
+
+const SIDE_METRICS: [SideMetric; 3] = [
+    SideMetric {
+        title: "Training time (s)",
+        prec: 2,
+        energy_like: false,
+        pick: |c| c.time_s.as_ref(),
+        ratio: |r| r.time,
+    },
+    SideMetric {
+        title: "Energy (J)",
+        prec: 1,
+        energy_like: true,
+        pick: |c| c.energy_j.as_ref(),
+        ratio: |r| r.energy,
+    },
+    SideMetric {
+        title: "Average power (W)",
+        prec: 2,
+        energy_like: true,
+        pick: |c| c.avg_power_w.as_ref(),
+        ratio: |r| r.avg_power,
+    },
+];
+
+fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
+    let comps = comparisons(devices);
+    let keys = all_keys(devices);
     let _ = writeln!(
         o,
         "\n## Side by side\n\nRatios are device / {} of the means.\n",
         md_cell(&devices[0].device)
     );
-    type Pick = fn(&ConfigStats) -> Option<&MeanCi>;
-    let metrics: [(&str, usize, bool, Pick); 3] = [
-        ("Training time (s)", 2, false, |c| c.time_s.as_ref()),
-        ("Energy (J)", 1, true, |c| c.energy_j.as_ref()),
-        ("Average power (W)", 2, true, |c| c.avg_power_w.as_ref()),
-    ];
-    for (mi, (title, prec, energy_like, pick)) in metrics.iter().enumerate() {
-        let _ = write!(o, "### {title}\n\n| batch size | epochs |");
-        for d in devices {
-            let est = if d.estimate && *energy_like {
-                " (estimate)"
-            } else {
-                ""
-            };
-            let _ = write!(o, " {}{est} |", md_cell(&d.device));
-        }
-        for d in &devices[1..] {
-            let _ = write!(
-                o,
-                " {} / {} |",
-                md_cell(&d.device),
-                md_cell(&devices[0].device)
-            );
-        }
-        let _ = write!(o, "\n|---:|---:|");
-        for _ in 0..(2 * devices.len() - 1) {
-            o.push_str("---:|");
-        }
-        o.push('\n');
+    for m in &SIDE_METRICS {
+        side_by_side_header(o, devices, m);
         for key in &keys {
             let _ = write!(
                 o,
@@ -263,22 +292,11 @@ fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
                 key_part(key.epochs)
             );
             for d in devices {
-                let cell = match d.get(*key) {
-                    None => "not run".to_string(),
-                    Some(c) => match c.no_result_label() {
-                        Some(l) => l.to_string(),
-                        None => format!("{} (n={})", ci_cell(pick(c), *prec), c.completed),
-                    },
-                };
-                let _ = write!(o, " {cell} |");
+                let _ = write!(o, " {} |", side_cell(d, *key, m));
             }
             for comp in &comps {
                 let r = comp.configs.iter().find(|r| r.key == *key);
-                let v = r.and_then(|r| match mi {
-                    0 => r.time,
-                    1 => r.energy,
-                    _ => r.avg_power,
-                });
+                let v = r.and_then(m.ratio);
                 let _ = write!(
                     o,
                     " {} |",
@@ -289,6 +307,50 @@ fn side_by_side_md(o: &mut String, devices: &[DeviceStudy]) {
         }
         o.push('\n');
     }
+    scope_caveat_md(o, devices);
+}
+
+/// A side-by-side table's title and header: a column per device, then one
+/// per ratio against the first.
+fn side_by_side_header(o: &mut String, devices: &[DeviceStudy], m: &SideMetric) {
+    let _ = write!(o, "### {}\n\n| batch size | epochs |", m.title);
+    for d in devices {
+        let est = if d.estimate && m.energy_like {
+            " (estimate)"
+        } else {
+            ""
+        };
+        let _ = write!(o, " {}{est} |", md_cell(&d.device));
+    }
+    for d in &devices[1..] {
+        let _ = write!(
+            o,
+            " {} / {} |",
+            md_cell(&d.device),
+            md_cell(&devices[0].device)
+        );
+    }
+    let _ = write!(o, "\n|---:|---:|");
+    for _ in 0..(2 * devices.len() - 1) {
+        o.push_str("---:|");
+    }
+    o.push('\n');
+}
+
+/// One device's cell of a side-by-side table: "not run", its no-result
+/// label (OOM, ...), or the mean with its interval and n.
+fn side_cell(d: &DeviceStudy, key: ConfigKey, m: &SideMetric) -> String {
+    match d.get(key) {
+        None => "not run".to_string(),
+        Some(c) => match c.no_result_label() {
+            Some(l) => l.to_string(),
+            None => format!("{} (n={})", ci_cell((m.pick)(c), m.prec), c.completed),
+        },
+    }
+}
+
+/// Devices that measure different scopes get the study's caveat.
+fn scope_caveat_md(o: &mut String, devices: &[DeviceStudy]) {
     let scopes: Vec<&str> = devices.iter().map(|d| d.scope.as_str()).collect();
     if scopes.iter().any(|s| *s != scopes[0]) {
         let _ = writeln!(
@@ -317,12 +379,7 @@ fn power_modes_md(o: &mut String, devices: &[DeviceStudy]) {
         if modes.len() < 2 {
             continue;
         }
-        let mut keys: Vec<ConfigKey> = modes
-            .iter()
-            .flat_map(|d| d.configs.iter().map(|c| c.key))
-            .collect();
-        keys.sort();
-        keys.dedup();
+        let keys = all_keys(modes.iter().copied());
         let _ = writeln!(
             o,
             "\n## By power mode ({})\n\nMean ± 95% confidence interval over the completed runs of each mode.\n\n\

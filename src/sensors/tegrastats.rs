@@ -5,13 +5,13 @@
 //! (`PR_SET_PDEATHSIG`), so no orphan keeps running.
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::tegrastats_layout::TegraLayout;
-use super::tegrastats_parse::parse_line;
+use super::tegrastats_parse::{parse_line, TegraLine};
 use super::{Delivery, PowerSource, SensorError, StopHandle};
 use crate::model::sample::Channel;
 
@@ -75,70 +75,12 @@ impl TegrastatsSource {
                 "no tegrastats program on PATH or in /usr/bin (not a Jetson)",
             )
         })?;
-        let ms = interval.as_millis().max(1);
-        let mut cmd = Command::new(&bin);
-        cmd.arg("--interval")
-            .arg(ms.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        crate::sys::calls::kill_child_with_parent(&mut cmd);
-        let mut child = cmd.spawn().map_err(|e| {
-            SensorError::unavailable(NAME, format!("cannot start {}: {e}", bin.display()))
-        })?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| SensorError::unavailable(NAME, "no stdout from tegrastats"))?;
+        let (child, stdout) = spawn(&bin, interval)?;
         let child = Arc::new(Mutex::new(Some(child)));
+        // From here on an error kills the child.
         let guard = ChildGuard(child.clone());
-        let (tx, rx) = mpsc::sync_channel::<String>(1024);
-        std::thread::Builder::new()
-            .name("tegrastats-reader".into())
-            .spawn(move || {
-                let mut r = BufReader::new(stdout);
-                let mut buf = Vec::with_capacity(1024);
-                loop {
-                    buf.clear();
-                    match r.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {
-                            if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            })
-            .map_err(SensorError::Thread)?;
-        // The first data line tells which rails this board prints.
-        let deadline = std::time::Instant::now() + FIRST_LINE_TIMEOUT;
-        let mut skipped = 0;
-        let (first_raw, first) = loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(raw) => match parse_line(&raw) {
-                    Ok(l) => break (raw, l),
-                    Err(_) => skipped += 1,
-                },
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(SensorError::unavailable(
-                        NAME,
-                        format!(
-                            "{} printed no data line within {} s",
-                            bin.display(),
-                            FIRST_LINE_TIMEOUT.as_secs()
-                        ),
-                    ))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(SensorError::unavailable(
-                        NAME,
-                        format!("{} exited before printing a data line", bin.display()),
-                    ))
-                }
-            }
-        };
+        let rx = spawn_reader(stdout)?;
+        let (first_raw, first, skipped) = first_data_line(&rx, &bin)?;
         let layout = TegraLayout::from_lines([&first], NAME);
         if layout.rails.is_empty() {
             return Err(SensorError::unavailable(
@@ -159,6 +101,87 @@ impl TegrastatsSource {
 
     pub fn layout(&self) -> &TegraLayout {
         &self.layout
+    }
+}
+
+/// Start `bin --interval N` with its stdout piped, killed with its parent
+/// thread (see [`TegrastatsSource::open`]).
+fn spawn(bin: &Path, interval: Duration) -> Result<(Child, ChildStdout), SensorError> {
+    let ms = interval.as_millis().max(1);
+    let mut cmd = Command::new(bin);
+    cmd.arg("--interval")
+        .arg(ms.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    crate::sys::calls::kill_child_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| {
+        SensorError::unavailable(NAME, format!("cannot start {}: {e}", bin.display()))
+    })?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| SensorError::unavailable(NAME, "no stdout from tegrastats"))?;
+    Ok((child, stdout))
+}
+
+/// A thread that sends each line of `stdout` until it ends or nobody listens.
+fn spawn_reader(stdout: ChildStdout) -> Result<Receiver<String>, SensorError> {
+    let (tx, rx) = mpsc::sync_channel::<String>(1024);
+    std::thread::Builder::new()
+        .name("tegrastats-reader".into())
+        .spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::with_capacity(1024);
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(SensorError::Thread)?;
+    Ok(rx)
+}
+
+/// The first data line (which tells the rails this board prints), as read
+/// and parsed, and how many lines before it were not data; waits at most
+/// [`FIRST_LINE_TIMEOUT`].
+fn first_data_line(
+    rx: &Receiver<String>,
+    bin: &Path,
+) -> Result<(String, TegraLine, u64), SensorError> {
+    let deadline = std::time::Instant::now() + FIRST_LINE_TIMEOUT;
+    let mut skipped = 0;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(raw) => match parse_line(&raw) {
+                Ok(l) => return Ok((raw, l, skipped)),
+                Err(_) => skipped += 1,
+            },
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(SensorError::unavailable(
+                    NAME,
+                    format!(
+                        "{} printed no data line within {} s",
+                        bin.display(),
+                        FIRST_LINE_TIMEOUT.as_secs()
+                    ),
+                ))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(SensorError::unavailable(
+                    NAME,
+                    format!("{} exited before printing a data line", bin.display()),
+                ))
+            }
+        }
     }
 }
 

@@ -79,6 +79,22 @@ pub fn parse_line(raw: &str) -> Result<TegraLine, LineKind> {
         return Err(LineKind::Blank);
     }
     let mut out = TegraLine::default();
+    let rest = strip_prefixes(line, &mut out);
+    let toks: Vec<&str> = rest.split_whitespace().collect();
+    // A data line always carries the RAM field first.
+    if toks.len() < 2 || toks[0] != "RAM" {
+        return Err(LineKind::Garbage);
+    }
+    let mut i = 0;
+    while i < toks.len() {
+        i += read_field(&mut out, toks[i], toks.get(i + 1).copied());
+    }
+    Ok(out)
+}
+
+/// The `<epoch>::` and `MM-DD-YYYY HH:MM:SS` prefixes, read into `out`;
+/// returns the rest of the line.
+fn strip_prefixes<'a>(line: &'a str, out: &mut TegraLine) -> &'a str {
     let mut rest = line;
     if let Some((pre, after)) = rest.split_once("::") {
         if let Some(e) = parse_epoch(pre) {
@@ -90,77 +106,84 @@ pub fn parse_line(raw: &str) -> Result<TegraLine, LineKind> {
         out.stamp = Some(st);
         rest = after;
     }
-    let toks: Vec<&str> = rest.split_whitespace().collect();
-    // A data line always carries the RAM field first.
-    if toks.len() < 2 || toks[0] != "RAM" {
-        return Err(LineKind::Garbage);
+    rest
+}
+
+/// Read the field that starts at token `t` (followed by `next`) into `out`;
+/// returns how many tokens it took (1 for a token that is no field).
+fn read_field(out: &mut TegraLine, t: &str, next: Option<&str>) -> usize {
+    if read_named(out, t, next) {
+        return 2;
     }
-    let mut i = 0;
-    while i < toks.len() {
-        let t = toks[i];
-        let next = toks.get(i + 1).copied();
-        match t {
-            "RAM" => {
-                if let Some((u, tot)) = next.and_then(parse_used_total_mb) {
-                    out.ram_used_mb = Some(u);
-                    out.ram_total_mb = Some(tot);
-                    i += 2;
-                    continue;
-                }
-            }
-            "CPU" | "cpu" if next.is_some_and(|n| n.starts_with('[')) => {
-                out.cpu_load_pct = parse_cpu_list(next.unwrap_or(""));
-                i += 2;
-                continue;
-            }
-            "GR3D_FREQ" | "GR3D" => {
-                if let Some(n) = next {
-                    let (load, mhz) = parse_load_at_freq(n);
-                    if load.is_some() || mhz.is_some() {
-                        out.gpu_load_pct = load;
-                        out.gpu_mhz = mhz;
-                        i += 2;
-                        continue;
-                    }
-                }
-            }
-            "EMC_FREQ" | "EMC" => {
-                if let Some(n) = next {
-                    let (load, _) = parse_load_at_freq(n);
-                    if load.is_some() {
-                        out.emc_load_pct = load;
-                        i += 2;
-                        continue;
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let Some((name, c)) = parse_temp(t) {
-            out.temps_c.push((name.to_string(), c));
-            i += 1;
-            continue;
-        }
-        // `NAME cur/avg` with numbers (and optionally mW) only: this tells a
-        // rail `GPU 463/463` from `GPU@40C` and the `CPU [..]` list.
-        if let Some((cur, avg)) = next.and_then(parse_rail_values) {
-            if is_rail_name(t) {
-                if super::jetson_rails::is_placeholder_rail(t) {
-                    out.placeholder_rails += 1;
-                } else {
-                    out.rails.push(RailReading {
-                        name: t.to_string(),
-                        cur_mw: cur,
-                        avg_mw: avg,
-                    });
-                }
-                i += 2;
-                continue;
-            }
-        }
-        i += 1;
+    if let Some((name, c)) = parse_temp(t) {
+        out.temps_c.push((name.to_string(), c));
+        return 1;
     }
-    Ok(out)
+    if read_rail(out, t, next) {
+        return 2;
+    }
+    1
+}
+
+/// `RAM`, `CPU [..]`, `GR3D_FREQ` and `EMC_FREQ` (or their legacy names)
+/// with a value that parses: true when `t` and `next` were one of them.
+fn read_named(out: &mut TegraLine, t: &str, next: Option<&str>) -> bool {
+    match t {
+        "RAM" => {
+            if let Some((u, tot)) = next.and_then(parse_used_total_mb) {
+                out.ram_used_mb = Some(u);
+                out.ram_total_mb = Some(tot);
+                return true;
+            }
+        }
+        "CPU" | "cpu" if next.is_some_and(|n| n.starts_with('[')) => {
+            out.cpu_load_pct = parse_cpu_list(next.unwrap_or(""));
+            return true;
+        }
+        "GR3D_FREQ" | "GR3D" => {
+            if let Some(n) = next {
+                let (load, mhz) = parse_load_at_freq(n);
+                if load.is_some() || mhz.is_some() {
+                    out.gpu_load_pct = load;
+                    out.gpu_mhz = mhz;
+                    return true;
+                }
+            }
+        }
+        "EMC_FREQ" | "EMC" => {
+            if let Some(n) = next {
+                let (load, _) = parse_load_at_freq(n);
+                if load.is_some() {
+                    out.emc_load_pct = load;
+                    return true;
+                }
+            }
+        }
+        _ => {}
+    }
+    false
+}
+
+/// `NAME cur/avg` with numbers (and optionally mW) only: this tells a rail
+/// `GPU 463/463` from `GPU@40C` and the `CPU [..]` list. Placeholder rails
+/// (`NC`) are counted, not kept. True when `t` and `next` were a rail.
+fn read_rail(out: &mut TegraLine, t: &str, next: Option<&str>) -> bool {
+    let Some((cur, avg)) = next.and_then(parse_rail_values) else {
+        return false;
+    };
+    if !is_rail_name(t) {
+        return false;
+    }
+    if super::jetson_rails::is_placeholder_rail(t) {
+        out.placeholder_rails += 1;
+    } else {
+        out.rails.push(RailReading {
+            name: t.to_string(),
+            cur_mw: cur,
+            avg_mw: avg,
+        });
+    }
+    true
 }
 
 fn parse_epoch(s: &str) -> Option<(i64, f64)> {

@@ -18,8 +18,12 @@ use trainwatt::train::protocol::encode;
 use trainwatt::train::{ShapeArgs, TrainArgs};
 
 mod data;
+mod loaders;
+mod random;
 mod resnet;
+mod run_error;
 mod runner;
+mod training;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn both_variants_have_resnet18_parameters_and_shapes() {
         for (kind, side) in [(ModelKind::Resnet18Cifar, 32), (ModelKind::Resnet18, 64)] {
-            let (vs, net) = crate::data::with_torch_seed(0, || {
+            let (vs, net) = crate::random::with_torch_seed(0, || {
                 let vs = nn::VarStore::new(Device::Cpu);
                 let net = ResNet18::new(&vs.root(), kind, 10);
                 (vs, net)
