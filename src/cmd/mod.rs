@@ -31,7 +31,7 @@ pub fn run(cli: Cli, config: &crate::config::Config) -> anyhow::Result<ExitCode>
     match cli.command {
         Command::Watch(a) => watch::run(a, &cost),
         Command::Record(a) => record::run(a),
-        Command::Sweep(a) => sweep::run(a),
+        Command::Sweep(a) => sweep::run(a, config),
         Command::Inspect(a) => inspect::run(a),
         Command::Summary(a) => summary::run(a, &cost),
         Command::Report(a) => report::run(a, &cost),

@@ -106,15 +106,33 @@ impl SweepArgs {
         }
     }
 
-    /// Whether nothing but `--resume --out DIR` was given.
-    fn only_resume(&self) -> bool {
-        let bare =
-            <SavedSweep as clap::Parser>::try_parse_from(["sweep", "--resume", "--out", "x"]);
-        bare.is_ok_and(|b| b.args.plan() == self.plan())
+    /// Whether nothing but `--resume --out DIR` was given: the options equal
+    /// those of a bare `sweep --resume` read the same way (`bare`, with the
+    /// config file's defaults), so a config changed since the sweep started
+    /// does not make a bare resume look like new options.
+    fn only_resume(&self, bare: Option<&SweepArgs>) -> bool {
+        bare.is_some_and(|b| b.plan() == self.plan())
     }
 }
 
-/// The defaults of a bare `sweep --resume`, to tell which options were given.
+/// `sweep --resume --out x` as today's command line reads it, the config
+/// file's values included.
+fn bare_resume(config: &crate::config::Config) -> Option<SweepArgs> {
+    let m = crate::cli::command(config)
+        .ok()?
+        .try_get_matches_from(["trainwatt", "sweep", "--resume", "--out", "x"])
+        .ok()?;
+    match <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)
+        .ok()?
+        .command
+    {
+        crate::cli::Command::Sweep(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// `sweep` alone, as the tests parse it.
+#[cfg(test)]
 #[derive(clap::Parser)]
 #[command(name = "sweep")]
 struct SavedSweep {
@@ -122,9 +140,13 @@ struct SavedSweep {
     args: SweepArgs,
 }
 
-pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
+pub fn run(a: SweepArgs, config: &crate::config::Config) -> anyhow::Result<ExitCode> {
     let stop = stop_on_signals()?;
-    let (plan, a) = if a.resume { resume(a)? } else { start(a)? };
+    let (plan, a) = if a.resume {
+        resume(a, bare_resume(config).as_ref())?
+    } else {
+        start(a)?
+    };
     if !a.run.command.is_empty() || a.run.no_train {
         bail!("a sweep runs the built-in trainer: drop --no-train and the command after `--`");
     }
@@ -164,11 +186,11 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 /// `--resume`: the saved plan, and the arguments that run it. Every run of a
 /// sweep must share its options, or the report mixes two experiments: a
 /// resumed sweep takes the plan's, not today's.
-fn resume(a: SweepArgs) -> anyhow::Result<(SweepPlan, SweepArgs)> {
+fn resume(a: SweepArgs, bare: Option<&SweepArgs>) -> anyhow::Result<(SweepPlan, SweepArgs)> {
     let plan_path = plan_file(&a.out);
     let saved = read_plan(&plan_path)?;
     // `read_plan` only returns plans of this format, so the formats agree.
-    if !a.only_resume() && a.plan() != saved {
+    if !a.only_resume(bare) && a.plan() != saved {
         bail!(
             "--resume continues with the options the sweep started with \
              (batch sizes {:?}, epochs {:?}, {} repeats, power modes {:?}, as saved in {}):\n  \
@@ -373,6 +395,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bare_resume_is_told_apart_with_the_config_files_defaults() {
+        let config = crate::config::parse(
+            std::path::Path::new("/c/config.toml"),
+            "source = \"estimate\"\nlabel = \"lab\"\n",
+        )
+        .unwrap();
+        let read = |args: &[&str]| {
+            let m = crate::cli::command(&config)
+                .unwrap()
+                .try_get_matches_from(args)
+                .unwrap();
+            match <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)
+                .unwrap()
+                .command
+            {
+                crate::cli::Command::Sweep(a) => a,
+                _ => unreachable!(),
+            }
+        };
+        let a = read(&["trainwatt", "sweep", "--resume", "--out", "/data/nano"]);
+        assert_eq!(a.run.label.as_deref(), Some("lab"));
+        assert!(a.only_resume(bare_resume(&config).as_ref()));
+        let none = crate::config::Config::default();
+        assert!(
+            !a.only_resume(bare_resume(&none).as_ref()),
+            "the config's defaults count"
+        );
+        let b = read(&[
+            "trainwatt",
+            "sweep",
+            "--resume",
+            "--out",
+            "/d",
+            "--epochs",
+            "3",
+        ]);
+        assert!(!b.only_resume(bare_resume(&config).as_ref()));
+    }
+
+    #[test]
     fn a_plan_reads_back_as_written() {
         let a = <SavedSweep as clap::Parser>::parse_from([
             "sweep",
@@ -394,7 +456,7 @@ mod tests {
             "tch",
         ])
         .args;
-        assert!(!a.only_resume());
+        assert!(!a.only_resume(bare_resume(&crate::config::Config::default()).as_ref()));
         let plan = SweepPlan {
             format: PLAN_FORMAT.into(),
             batch_sizes: a.batch_sizes.clone(),
