@@ -92,8 +92,9 @@ pub fn exit_code(status: Option<&RunStatus>) -> ExitCode {
 /// progress line to stderr (shared with `sweep`). Returns the run status.
 ///
 /// The main thread sleeps until the run finishes, a signal arrives or the
-/// next progress line is due (every 10 s, or 0.5 s on a terminal): it reads
-/// the recorder's own fold then, so nothing is forwarded to it.
+/// next progress line is due (every 10 s, or 0.5 s on a terminal; never
+/// without a progress line): it reads the recorder's own fold then, so
+/// nothing is forwarded to it.
 pub fn record_one(
     run: &RunArgs,
     train: &TrainArgs,
@@ -142,7 +143,7 @@ pub fn record_observed(
         Duration::from_secs(10)
     };
     loop {
-        let st = signals.wait(Some(Instant::now() + every), |s| s.finished);
+        let st = signals.wait(progress.then(|| Instant::now() + every), |s| s.finished);
         if st.finished {
             break;
         }

@@ -19,8 +19,10 @@ use super::lock::try_lock_exclusive;
 use crate::model::event::{Event, SessionEnd};
 
 /// How often buffered lines reach the file at the latest. With the
-/// sampler's 200 ms send period (`sensors::sampler::SEND_EVERY`), a reading
-/// is in the file at most a second after it was taken.
+/// sampler's 200 ms send period to the tee (`sensors::sampler::SEND_EVERY`),
+/// a reading is in the file at most a second after it was taken; a headless
+/// recording writes each reading on the source's own thread, which flushes
+/// before its next tick would come later than this.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(800);
 
 enum Sink {

@@ -100,7 +100,7 @@ pub struct CpuEstimateSource {
     channels: Vec<Channel>,
     last: Option<CpuTimes>,
     interval: Option<Duration>,
-    buf: String,
+    buf: Vec<u8>,
     file: Option<std::fs::File>,
 }
 
@@ -126,7 +126,7 @@ impl CpuEstimateSource {
             ],
             last: Some(first),
             interval,
-            buf: String::with_capacity(4096),
+            buf: Vec::new(),
             file: None,
         })
     }
@@ -167,26 +167,60 @@ impl PowerSource for CpuEstimateSource {
 }
 
 impl CpuEstimateSource {
-    /// Re-reads the kept-open file from offset 0 (procfs regenerates it), so a
-    /// reading costs a seek and a read, not an open and a close too.
+    /// Re-reads the kept-open file from offset 0 (procfs regenerates it),
+    /// with `pread`, until the aggregate `cpu` line is complete: a reading
+    /// costs one system call (the line comes first), not a seek, a stat and
+    /// reads to the end, nor an open and a close.
     fn read_times(&mut self) -> Result<CpuTimes, SensorError> {
-        use std::io::{Read, Seek, SeekFrom};
-        self.buf.clear();
-        let r = match self.file.as_mut() {
-            Some(f) => f.seek(SeekFrom::Start(0)).map(|_| ()),
-            None => std::fs::File::open(&self.path).map(|f| self.file = Some(f)),
+        match self.read_cpu_line() {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(SensorError::read(
+                NAME,
+                self.path.display().to_string(),
+                "no `cpu` line",
+            )),
+            Err(e) => {
+                self.file = None;
+                Err(SensorError::read(NAME, self.path.display().to_string(), e))
+            }
         }
-        .and_then(|_| match self.file.as_mut() {
-            Some(f) => f.read_to_string(&mut self.buf),
-            None => Ok(0),
-        });
-        if let Err(e) = r {
-            self.file = None;
-            return Err(SensorError::read(NAME, self.path.display().to_string(), e));
+    }
+
+    /// Read from offset 0 until the whole `cpu ` line is there (a torn last
+    /// line waits for the rest of it) or the file ends. `buf` keeps its
+    /// size between readings, so a reading neither allocates nor clears it.
+    fn read_cpu_line(&mut self) -> std::io::Result<Option<CpuTimes>> {
+        use std::os::unix::fs::FileExt;
+        if self.file.is_none() {
+            self.file = Some(std::fs::File::open(&self.path)?);
         }
-        parse_proc_stat(&self.buf).ok_or_else(|| {
-            SensorError::read(NAME, self.path.display().to_string(), "no `cpu` line")
-        })
+        let Some(f) = self.file.as_ref() else {
+            return Ok(None);
+        };
+        if self.buf.is_empty() {
+            self.buf.resize(4096, 0);
+        }
+        let mut filled = 0;
+        loop {
+            if filled == self.buf.len() {
+                self.buf.resize(filled * 2, 0);
+            }
+            let n = f.read_at(&mut self.buf[filled..], filled as u64)?;
+            filled += n;
+            let whole = match n {
+                0 => filled,
+                _ => self.buf[..filled]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1),
+            };
+            let times = std::str::from_utf8(&self.buf[..whole])
+                .ok()
+                .and_then(parse_proc_stat);
+            if times.is_some() || n == 0 {
+                return Ok(times);
+            }
+        }
     }
 }
 
@@ -234,6 +268,41 @@ mod tests {
         assert_eq!(v, vec![Some(30.0), Some(50.0)]);
         // No time passed: no reading, never zero.
         assert_eq!(s.read().unwrap(), vec![None, None]);
+    }
+
+    /// The `cpu` line is read whole wherever it lies: past the first
+    /// 4 KiB read (after a line torn between two reads), or at the end of
+    /// the file without a newline.
+    #[test]
+    fn the_cpu_line_is_read_whole_past_the_first_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = dir.path().join("stat");
+        let filler = "intr 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n".repeat(80);
+        std::fs::write(
+            &stat,
+            format!("{filler}cpu  100 0 100 800 0 0 0 0 0 0\n{filler}"),
+        )
+        .unwrap();
+        let p = EstimateParams {
+            idle_w: 10.0,
+            tdp_w: 50.0,
+        };
+        let mut s = CpuEstimateSource::open(dir.path(), p, None).unwrap();
+        s.start(Duration::from_millis(100)).unwrap();
+        assert!(filler.len() > 4096 && filler.len() % 4096 != 0);
+        std::fs::write(&stat, format!("{filler}cpu  200 0 100 900 0 0 0 0 0 0")).unwrap();
+        assert_eq!(s.read().unwrap(), vec![Some(30.0), Some(50.0)]);
+        std::fs::write(&stat, "cpu  300 0 100 1000 0 0 0 0 0 0\n").unwrap();
+        assert_eq!(
+            s.read().unwrap(),
+            vec![Some(30.0), Some(50.0)],
+            "a shorter file"
+        );
+        std::fs::write(&stat, &filler).unwrap();
+        assert!(
+            s.read().is_err(),
+            "no `cpu` line is an error, not a reading"
+        );
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! `Event::Sample` as wide as all sources' channels together (`None` in the
 //! other sources' columns), stamped with the monotonic instant of the read.
 //! Failed reads and a source that falls behind become markers and count in
-//! `SourceStats.missed`; nothing here panics on a sensor failure.
+//! `SourceStats.missed`; nothing here panics on a sensor failure. Readings
+//! go to a [`SampleSink`] the caller passes down (a channel, or a recorder
+//! that runs on the source's own thread): nothing here knows a session.
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,28 +19,65 @@ use crate::model::sample::{Channel, Sample};
 /// At most one marker per source per this long for a repeated failure.
 pub const MARKER_EVERY: Duration = Duration::from_secs(5);
 
-pub struct Sampler;
+/// The sources of a session, checked, described and started (counters
+/// primed, children running) but not yet read: what the header needs
+/// (channels, device, intervals) is known before any sampling thread runs,
+/// so the recorder can be ready for the first reading. Dropped without
+/// [`Sampler::start`], the sources' children are stopped.
+pub struct Sampler {
+    /// Each source with its own interval.
+    sources: Vec<(Box<dyn PowerSource>, Duration)>,
+    stop_handles: Vec<StopHandle>,
+    channels: Vec<Channel>,
+    device: DeviceInfo,
+}
+
+/// Where a source's thread hands its readings and markers. The sampler
+/// knows nothing of what is behind it (a channel to the session's recorder
+/// thread, or the recorder itself, called on the source's own thread).
+pub trait SampleSink: Send + 'static {
+    /// How long readings may be held and handed on together: each hand-off
+    /// to a channel may wake another thread. Zero hands every reading on at once.
+    fn hold(&self) -> Duration;
+    /// Take `events` (in order, draining the vector); false when nobody
+    /// takes them any more (the source's thread then ends).
+    fn deliver(&mut self, events: &mut Vec<Event>) -> bool;
+}
+
+/// The plain sink: a channel to another thread, handed on in bursts.
+impl SampleSink for Sender<Event> {
+    fn hold(&self) -> Duration {
+        SEND_EVERY
+    }
+    fn deliver(&mut self, events: &mut Vec<Event>) -> bool {
+        let mut ok = true;
+        for ev in events.drain(..) {
+            if ok && self.send(ev).is_err() {
+                ok = false;
+            }
+        }
+        ok
+    }
+}
 
 pub struct SamplerHandle {
     channels: Vec<Channel>,
     device: DeviceInfo,
     stop: Arc<AtomicBool>,
-    wake: Vec<Sender<()>>,
+    /// The sources' threads, unparked to stop.
+    wake: Vec<std::thread::Thread>,
     stop_handles: Vec<StopHandle>,
     threads: Vec<(String, f64, JoinHandle<SourceStats>)>,
 }
 
 impl Sampler {
-    /// Each source on its own thread; every reading becomes an `Event::Sample`
-    /// whose `values` are as wide as `handle.channels()` and whose `t_s` is the
-    /// read instant minus `origin`. A source's own interval
-    /// (`interval_override`) wins over `interval`.
-    pub fn spawn(
+    /// Check the sources against `interval` (a source's own interval,
+    /// `interval_override`, wins over it), collect their channels and what
+    /// they describe of the device, and start them. No thread runs yet.
+    pub fn prepare(
         sources: Vec<Box<dyn PowerSource>>,
         interval: Duration,
-        origin: Instant,
-        tx: Sender<Event>,
-    ) -> Result<SamplerHandle, SensorError> {
+    ) -> Result<Sampler, SensorError> {
         if interval.is_zero() {
             return Err(SensorError::Usage(
                 "the sampling interval must be above zero".into(),
@@ -47,50 +86,116 @@ impl Sampler {
         check_resolutions(&sources, interval)?;
         // Host facts (model, power mode) come from `device::host_facts`,
         // whose roots the caller knows; here only what the sources describe.
-        let mut device = DeviceInfo::default();
-        let width: usize = sources.iter().map(|s| s.channels().len()).sum();
-        let mut handle = SamplerHandle {
-            channels: Vec::with_capacity(width),
+        let mut prepared = Sampler {
+            sources: Vec::with_capacity(sources.len()),
+            stop_handles: Vec::new(),
+            channels: Vec::new(),
             device: DeviceInfo::default(),
+        };
+        for mut src in sources {
+            src.describe_device(&mut prepared.device);
+            prepared.channels.extend_from_slice(src.channels());
+            let iv = src.interval_override().unwrap_or(interval);
+            if let Some(h) = src.start(iv)? {
+                prepared.stop_handles.push(h);
+            }
+            prepared.sources.push((src, iv));
+        }
+        Ok(prepared)
+    }
+
+    /// [`Sampler::prepare`] and [`Sampler::start`] in one step.
+    pub fn spawn<S: SampleSink + Clone>(
+        sources: Vec<Box<dyn PowerSource>>,
+        interval: Duration,
+        origin: Instant,
+        sink: S,
+    ) -> Result<SamplerHandle, SensorError> {
+        Self::prepare(sources, interval)?.start(origin, sink)
+    }
+
+    /// Every channel of every source, in column order.
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// What the sources describe (GPU names, power limits).
+    pub fn device(&self) -> DeviceInfo {
+        self.device.clone()
+    }
+
+    /// The slowest source's sampling interval: the longest a source's
+    /// thread sleeps between two readings.
+    pub fn max_interval(&self) -> Option<Duration> {
+        self.sources.iter().map(|(_, iv)| *iv).max()
+    }
+
+    /// The same in milliseconds (see [`SamplerHandle::max_interval_ms`]).
+    pub fn max_interval_ms(&self) -> Option<f64> {
+        self.max_interval().map(|d| d.as_secs_f64() * 1e3)
+    }
+
+    /// Whether every source is read on the sampler's own timer (none blocks
+    /// in `read` waiting for a child process to print).
+    pub fn all_polled(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|(s, _)| s.delivery() == Delivery::Polled)
+    }
+
+    /// Each source on its own thread; every reading becomes an
+    /// `Event::Sample` whose `values` are as wide as `channels()` and whose
+    /// `t_s` is the read instant minus `origin`, handed to a clone of `sink`.
+    pub fn start<S: SampleSink + Clone>(
+        mut self,
+        origin: Instant,
+        sink: S,
+    ) -> Result<SamplerHandle, SensorError> {
+        let width = self.channels.len();
+        let mut handle = SamplerHandle {
+            channels: std::mem::take(&mut self.channels),
+            device: std::mem::take(&mut self.device),
             stop: Arc::new(AtomicBool::new(false)),
             wake: Vec::new(),
-            stop_handles: Vec::new(),
+            stop_handles: std::mem::take(&mut self.stop_handles),
             threads: Vec::new(),
         };
         let mut offset = 0;
-        for mut src in sources {
-            src.describe_device(&mut device);
-            let iv = src.interval_override().unwrap_or(interval);
+        for (src, iv) in std::mem::take(&mut self.sources) {
             let n = src.channels().len();
-            handle.channels.extend_from_slice(src.channels());
-            if let Some(h) = src.start(iv)? {
-                handle.stop_handles.push(h);
-            }
-            let (wake_tx, wake_rx) = mpsc::channel::<()>();
-            handle.wake.push(wake_tx);
             let ctx = Ctx {
                 offset,
                 width,
                 origin,
                 interval: iv,
-                tx: tx.clone(),
                 stop: handle.stop.clone(),
                 name: src.name().to_string(),
             };
             offset += n;
+            let tally = Tally::new(sink.clone());
             let name = src.name().to_string();
             let ms = iv.as_secs_f64() * 1e3;
             let th = std::thread::Builder::new()
                 .name(format!("sensor-{name}"))
                 .spawn(move || match src.delivery() {
-                    Delivery::Polled => run_polled(src, ctx, wake_rx),
-                    Delivery::Streaming => run_streaming(src, ctx),
+                    Delivery::Polled => run_polled(src, ctx, tally),
+                    Delivery::Streaming => run_streaming(src, ctx, tally),
                 })
                 .map_err(SensorError::Thread)?;
+            handle.wake.push(th.thread().clone());
             handle.threads.push((name, ms, th));
         }
-        handle.device = device;
         Ok(handle)
+    }
+}
+
+impl Drop for Sampler {
+    /// Prepared but never started (the recorder could not start): the
+    /// sources' children stop.
+    fn drop(&mut self) {
+        for h in &self.stop_handles {
+            h();
+        }
     }
 }
 
@@ -140,7 +245,9 @@ impl SamplerHandle {
 
     fn shutdown(&mut self) -> Vec<SourceStats> {
         self.stop.store(true, Ordering::SeqCst);
-        self.wake.clear();
+        for t in self.wake.drain(..) {
+            t.unpark();
+        }
         for h in &self.stop_handles {
             h();
         }
@@ -171,19 +278,21 @@ struct Ctx {
     width: usize,
     origin: Instant,
     interval: Duration,
-    tx: Sender<Event>,
     stop: Arc<AtomicBool>,
     name: String,
 }
 
-/// Readings are handed on at most this often, in bursts: each send wakes the
-/// recorder thread, and in a VM a wake-up costs far more than a sysfs read.
-/// The TUI draws data at 5 Hz anyway, and the recorder's flush period is
-/// shortened by as much so a crash still loses at most a second.
+/// Readings are handed on a channel at most this often, in bursts: each send
+/// wakes the recorder thread, and in a VM a wake-up costs far more than a
+/// sysfs read. The TUI draws data at 5 Hz anyway, and the recorder's flush
+/// period is shortened by as much so a crash still loses at most a second.
+/// (A sink that records on the source's own thread holds nothing.)
 pub const SEND_EVERY: Duration = Duration::from_millis(200);
 
 /// Counts and markers for one source's thread.
-struct Tally {
+struct Tally<S> {
+    sink: S,
+    hold: Duration,
     samples: u64,
     missed: u64,
     first: Option<Instant>,
@@ -193,9 +302,11 @@ struct Tally {
     last_send: Option<Instant>,
 }
 
-impl Tally {
-    fn new() -> Self {
+impl<S: SampleSink> Tally<S> {
+    fn new(sink: S) -> Self {
         Tally {
+            hold: sink.hold(),
+            sink,
             samples: 0,
             missed: 0,
             first: None,
@@ -207,28 +318,24 @@ impl Tally {
     }
 
     /// Hand the pending events on; false when the receiver is gone.
-    fn flush(&mut self, ctx: &Ctx, at: Instant) -> bool {
+    fn flush(&mut self, at: Instant) -> bool {
         self.last_send = Some(at);
-        for ev in self.pending.drain(..) {
-            if ctx.tx.send(ev).is_err() {
-                return false;
-            }
-        }
-        true
+        self.sink.deliver(&mut self.pending)
     }
 
-    /// Queue an event; send the queue when the last send is `SEND_EVERY` old.
-    fn queue(&mut self, ctx: &Ctx, at: Instant, ev: Event) -> bool {
+    /// Queue an event; hand the queue on when the last hand-off is the
+    /// sink's `hold` old.
+    fn queue(&mut self, at: Instant, ev: Event) -> bool {
         self.pending.push(ev);
         match self.last_send {
-            Some(t) if at.saturating_duration_since(t) < SEND_EVERY => true,
-            _ => self.flush(ctx, at),
+            Some(t) if at.saturating_duration_since(t) < self.hold => true,
+            _ => self.flush(at),
         }
     }
 
     fn stats(&mut self, ctx: &Ctx) -> SourceStats {
         let now = Instant::now();
-        self.flush(ctx, now);
+        self.flush(now);
         let hz = match (self.first, self.last) {
             (Some(a), Some(b)) if b > a && self.samples > 1 => {
                 Some((self.samples - 1) as f64 / (b - a).as_secs_f64())
@@ -258,7 +365,7 @@ impl Tally {
             value: None,
         }));
         // Markers go out at once, after the readings queued before them.
-        self.flush(ctx, at);
+        self.flush(at);
         self.last_marker = Some((at, text));
     }
 
@@ -277,7 +384,7 @@ impl Tally {
             t_s: t_since(ctx.origin, at),
             values,
         });
-        self.queue(ctx, at, ev)
+        self.queue(at, ev)
     }
 }
 
@@ -285,8 +392,11 @@ fn t_since(origin: Instant, at: Instant) -> f64 {
     at.saturating_duration_since(origin).as_secs_f64()
 }
 
-fn run_polled(mut src: Box<dyn PowerSource>, ctx: Ctx, wake: mpsc::Receiver<()>) -> SourceStats {
-    let mut tally = Tally::new();
+fn run_polled<S: SampleSink>(
+    mut src: Box<dyn PowerSource>,
+    ctx: Ctx,
+    mut tally: Tally<S>,
+) -> SourceStats {
     let start = Instant::now();
     let mut tick: u32 = 0;
     while !ctx.stop.load(Ordering::Relaxed) {
@@ -326,16 +436,28 @@ fn run_polled(mut src: Box<dyn PowerSource>, ctx: Ctx, wake: mpsc::Receiver<()>)
                 ),
             );
         }
-        match wake.recv_timeout(next.saturating_duration_since(now)) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => break,
-        }
+        sleep_until(next, &ctx.stop);
     }
     tally.stats(&ctx)
 }
 
-fn run_streaming(mut src: Box<dyn PowerSource>, ctx: Ctx) -> SourceStats {
-    let mut tally = Tally::new();
+/// Park until `next` or until `stop` is set (the handle unparks the thread
+/// then); a spurious wake-up parks again.
+fn sleep_until(next: Instant, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= next {
+            return;
+        }
+        std::thread::park_timeout(next - now);
+    }
+}
+
+fn run_streaming<S: SampleSink>(
+    mut src: Box<dyn PowerSource>,
+    ctx: Ctx,
+    mut tally: Tally<S>,
+) -> SourceStats {
     let late = ctx.interval * 3;
     while !ctx.stop.load(Ordering::Relaxed) {
         match src.read() {
@@ -383,6 +505,7 @@ fn run_streaming(mut src: Box<dyn PowerSource>, ctx: Ctx) -> SourceStats {
 mod tests {
     use super::*;
     use crate::model::sample::{Role, Scope};
+    use std::sync::mpsc;
 
     /// A fake polled source for tests: counts reads, fails every third.
     struct FakeSource {
@@ -484,5 +607,82 @@ mod tests {
         let stats = h.stop();
         assert!(stats[0].samples <= 1);
         assert_eq!(stats[0].nominal_interval_ms, 3_600_000.0);
+    }
+
+    /// A polled source whose reads after the first take `slow` each.
+    struct SlowSource {
+        channels: Vec<Channel>,
+        reads: u32,
+        slow: Duration,
+    }
+
+    impl PowerSource for SlowSource {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        fn channels(&self) -> &[Channel] {
+            &self.channels
+        }
+        fn resolution(&self) -> crate::sensors::Resolution {
+            crate::sensors::Resolution {
+                min_interval: Duration::from_micros(1),
+                why: "a fake",
+            }
+        }
+        fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
+            self.reads += 1;
+            if self.reads > 1 {
+                // The slow read is what is under test, not a wait for it.
+                std::thread::sleep(self.slow);
+            }
+            Ok(vec![Some(1.0)])
+        }
+    }
+
+    /// A sink that records on the source's own thread (as a headless
+    /// session's recorder does): nothing held, every event handed on at once.
+    #[derive(Clone)]
+    struct Inline(Sender<Event>);
+
+    impl SampleSink for Inline {
+        fn hold(&self) -> Duration {
+            Duration::ZERO
+        }
+        fn deliver(&mut self, events: &mut Vec<Event>) -> bool {
+            events.drain(..).all(|ev| self.0.send(ev).is_ok())
+        }
+    }
+
+    #[test]
+    fn a_sink_that_holds_nothing_gets_each_reading_and_skipped_ticks_are_counted_and_marked() {
+        let (tx, rx) = mpsc::channel();
+        let src = Box::new(SlowSource {
+            channels: vec![Channel::power("s", Scope::Rail, Role::Total, "fake")],
+            reads: 0,
+            slow: Duration::from_millis(20),
+        });
+        let prepared = Sampler::prepare(vec![src], Duration::from_millis(1)).unwrap();
+        assert_eq!(prepared.channels().len(), 1);
+        assert_eq!(prepared.max_interval(), Some(Duration::from_millis(1)));
+        assert!(prepared.all_polled());
+        let h = prepared.start(Instant::now(), Inline(tx)).unwrap();
+        let mut samples = 0;
+        let marker = loop {
+            match rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("sampler sends")
+            {
+                Event::Sample(_) => samples += 1,
+                Event::Marker(m) => break m,
+                other => panic!("{other:?}"),
+            }
+        };
+        // The reading before the marker came on its own, not in a burst.
+        assert!(samples >= 1);
+        assert_eq!(marker.kind, MarkerKind::SensorGap);
+        assert!(marker.text.contains("readings skipped"), "{}", marker.text);
+        let stats = h.stop();
+        // A 20 ms read at 1 ms skips at least 18 ticks each time.
+        assert!(stats[0].missed >= 18, "{stats:?}");
     }
 }

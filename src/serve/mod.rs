@@ -160,7 +160,7 @@ impl Server {
         self.slot.clone()
     }
 
-    /// The fold observer for the session tee.
+    /// The fold observer for the session recorder.
     pub fn observer(&self) -> FoldObserver {
         Publisher::new(self.slot.clone()).into_observer()
     }

@@ -133,7 +133,7 @@ async fn tail(
     };
     let mut buf = vec![0u8; CHUNK_BYTES];
     loop {
-        // Looked at before reading: the tee publishes the end only after
+        // Looked at before reading: the recorder publishes the end only after
         // the file is finished, so a read after seeing it gets the rest.
         let ended = slot.get().is_some_and(|p| p.snapshot.ended);
         let n = file.read(&mut buf)?;

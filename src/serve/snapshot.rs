@@ -1,5 +1,5 @@
 //! What `/metrics` and `/healthz` read: a compact, owned copy of the
-//! recorder's fold, published by the session tee into a slot after each
+//! recorder's fold, published by the session recorder into a slot after each
 //! event. Every figure is read off [`SessionFold`] here, so the served
 //! numbers are the ones the TUI and `summary` show; the handlers only format.
 use std::sync::{Arc, Mutex};
@@ -191,7 +191,7 @@ pub struct Published {
     pub last_sample_at: Option<Instant>,
 }
 
-/// The slot the tee writes and the handlers read. The lock is held only to
+/// The slot the recorder writes and the handlers read. The lock is held only to
 /// swap or clone an `Arc`, so a scrape never holds up the recorder.
 #[derive(Debug, Default)]
 pub struct Slot {
@@ -210,7 +210,7 @@ impl Slot {
     }
 }
 
-/// Builds snapshots on the tee thread. Missed samples: while recording,
+/// Builds snapshots on the recorder's thread. Missed samples: while recording,
 /// the count of sensor-gap markers (each stands for one or more missed
 /// reads; a repeated failure is marked at most once per 5 s, so this is a
 /// lower bound); once the closing line arrives, the sampler's exact count.
@@ -258,7 +258,7 @@ impl Publisher {
         });
     }
 
-    /// The observer handed to the session tee.
+    /// The observer handed to the session recorder.
     pub fn into_observer(mut self) -> FoldObserver {
         Box::new(move |fold, ev| self.observe(fold, ev, Instant::now()))
     }

@@ -1,7 +1,7 @@
 //! A training session on this machine: power sources sampled on their own
 //! threads, the training child (a built-in trainer, or the user's own command)
 //! under one supervisor, an optional idle calibration first, everything
-//! recorded by the session tee. `watch`, `record` and `sweep` all start their
+//! recorded by the session's recorder (`live`). `watch`, `record` and `sweep` all start their
 //! runs here.
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::live::{FoldObserver, LiveSession, Output};
+use super::live::{FoldObserver, LiveSession, Output, Recording};
 use super::signal::RunSignals;
 pub use crate::duration::parse_duration;
 use crate::model::event::{Event, Marker, MarkerKind, RunStatus, SessionEnd, TrainEvent};
@@ -50,7 +50,7 @@ pub struct RunArgs {
 
 /// A running local session.
 pub struct LocalRun {
-    /// Every event folded as it was recorded (the tee's fold).
+    /// Every event folded as it was recorded (the recorder's fold).
     pub fold: super::live::SharedFold,
     signals: RunSignals,
     pub header: Header,
@@ -110,7 +110,7 @@ impl LocalRun {
             sensors::interval_from_ms(args.sources.interval_ms).map_err(anyhow::Error::msg)?;
         let origin = Instant::now();
         let (tx, rx) = mpsc::channel::<Event>();
-        let sampler = Sampler::spawn(sources, interval, origin, tx.clone())?;
+        let sampler = Sampler::prepare(sources, interval)?;
         let interval_ms = sampler
             .max_interval_ms()
             .unwrap_or(args.sources.interval_ms);
@@ -131,11 +131,12 @@ impl LocalRun {
             origin,
             (tx, rx),
             output.clone(),
-            forward_to_ui,
+            recording(&sampler, forward_to_ui),
             Some(signals.clone()),
             observer,
         )
         .with_context(|| format!("cannot start recording to {}", describe(&output)))?;
+        let sampler = sampler.start(origin, session.sample_sink())?;
         let fold = session.fold.clone();
         let sig = signals.clone();
         let idle = args.idle_calibration;
@@ -186,6 +187,18 @@ impl LocalRun {
     }
 }
 
+/// Headless, with every source read on a timer: the sources' threads record
+/// their own readings (one thread wakes per tick, nothing else). With a UI,
+/// or a source that blocks in its read (tegrastats), the tee thread does.
+fn recording(sampler: &Sampler, forward_to_ui: bool) -> Recording {
+    match sampler.max_interval() {
+        Some(visit_every) if !forward_to_ui && sampler.all_polled() => {
+            Recording::Inline { visit_every }
+        }
+        _ => Recording::Tee { forward_to_ui },
+    }
+}
+
 fn describe(o: &Output) -> String {
     match o {
         Output::File(p) => p.display().to_string(),
@@ -230,7 +243,7 @@ fn supervise(
             Some(deadline.map_or(idle_end, |e| e.min(idle_end))),
             signals,
         );
-        // The tee fills in the floor (mean total power over the window).
+        // The recorder fills in the floor (mean total power over the window).
         let _ = tx.send(marker(MarkerKind::IdleEnd, "idle floor"));
         go_on &= deadline.is_none_or(|end| Instant::now() < end);
     }

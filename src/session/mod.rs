@@ -1,6 +1,8 @@
-//! A live session: producers (sensors, the trainer) send events into one
-//! channel; one thread records them to the session file and forwards them to
-//! the UI. Nothing else touches the file.
+//! A live session: producers (sensors, the trainer) hand events to one
+//! recorder, which writes the session file and forwards them to the UI:
+//! on its own thread behind one channel (`watch`), or, headless, on the
+//! sources' own threads. Nothing else touches the file.
 pub mod live;
 pub mod local;
+mod recorder;
 pub mod signal;
