@@ -248,15 +248,7 @@ mod tests {
     fn tee_records_forwards_and_fills_idle_floor_and_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
-        let header = Header::bare(
-            vec![Channel::power(
-                "cpu",
-                Scope::Estimate,
-                Role::Total,
-                "cpu_estimate",
-            )],
-            100.0,
-        );
+        let header = one_channel();
         let (tx, rx) = mpsc::channel();
         let (s, ui) = LiveSession::start(
             header,
