@@ -354,18 +354,10 @@ fn key(state: &mut State, action: Action) -> Vec<Effect> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::sample::{Channel, Role, Scope};
+    use crate::model::sample::Channel;
 
     fn state() -> State {
-        let h = Header::bare(
-            vec![Channel::power(
-                "cpu",
-                Scope::Estimate,
-                Role::Total,
-                "cpu_estimate",
-            )],
-            100.0,
-        );
+        let h = Header::bare(vec![Channel::cpu_estimate_total()], 100.0);
         let idx = Arc::new(ReplayIndex::build(&h, Vec::new()));
         State::new(
             vec![

@@ -204,6 +204,14 @@ pub fn total_is_estimate(channels: &[Channel]) -> bool {
         .any(|c| c.role == Role::Total && c.scope == Scope::Estimate)
 }
 
+/// One CPU-estimate total, the channel most unit tests record.
+#[cfg(test)]
+impl Channel {
+    pub fn cpu_estimate_total() -> Channel {
+        Channel::power("cpu", Scope::Estimate, Role::Total, "cpu_estimate")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -531,12 +531,7 @@ mod tests {
 
     #[test]
     fn killed_run_is_incomplete_and_gap_inside_window_is_uncovered() {
-        let h = header(vec![Channel::power(
-            "cpu",
-            Scope::Estimate,
-            Role::Total,
-            "cpu_estimate",
-        )]);
+        let h = header(vec![Channel::cpu_estimate_total()]);
         let mut f = F::new(&h, None);
         f.push(&run_start(0.0, 4, 1));
         for t in [0.0, 0.1, 0.2, 5.2, 5.3] {
@@ -555,12 +550,7 @@ mod tests {
 
     #[test]
     fn a_later_run_start_updates_the_config_not_the_start() {
-        let h = header(vec![Channel::power(
-            "cpu",
-            Scope::Estimate,
-            Role::Total,
-            "cpu_estimate",
-        )]);
+        let h = header(vec![Channel::cpu_estimate_total()]);
         let mut f = F::new(&h, None);
         f.push(&Event::Train(TrainEvent::RunStart {
             t_s: 0.0,

@@ -103,22 +103,14 @@ impl ReplayEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::sample::{Channel, Role, Sample, Scope};
+    use crate::model::sample::{Channel, Sample};
     use crate::record::SessionWriter;
 
     #[test]
     fn hands_over_events_in_time_and_rewinds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
-        let h = Header::new(
-            vec![Channel::power(
-                "cpu",
-                Scope::Estimate,
-                Role::Total,
-                "cpu_estimate",
-            )],
-            100.0,
-        );
+        let h = Header::new(vec![Channel::cpu_estimate_total()], 100.0);
         let mut w = SessionWriter::create(&path, &h).unwrap();
         for i in 0..100 {
             w.write_event(&Event::Sample(Sample {

@@ -240,7 +240,7 @@ impl SampleSink for RecorderSink {
 mod tests {
     use super::*;
     use crate::model::event::{Marker, MarkerKind};
-    use crate::model::sample::{Channel, Role, Sample, Scope};
+    use crate::model::sample::{Channel, Sample};
     use crate::record::writer::FLUSH_EVERY;
     use crate::record::{ReadOptions, SessionReader};
 
@@ -302,15 +302,7 @@ mod tests {
     }
 
     fn one_channel() -> Header {
-        Header::bare(
-            vec![Channel::power(
-                "cpu",
-                Scope::Estimate,
-                Role::Total,
-                "cpu_estimate",
-            )],
-            100.0,
-        )
+        Header::bare(vec![Channel::cpu_estimate_total()], 100.0)
     }
 
     fn sample(t_s: f64, w: f64) -> Event {
