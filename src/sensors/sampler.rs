@@ -507,15 +507,27 @@ mod tests {
     use crate::model::sample::{Role, Scope};
     use std::sync::mpsc;
 
-    /// A fake polled source for tests: counts reads, fails every third.
+    /// How a fake source's reads go.
+    enum Reads {
+        /// Counts reads, fails every third.
+        FailEveryThird,
+        /// Reads after the first take this long each.
+        SlowAfterFirst(Duration),
+    }
+
+    /// A fake polled source for tests.
     struct FakeSource {
         channels: Vec<Channel>,
         reads: u32,
+        kind: Reads,
     }
 
     impl PowerSource for FakeSource {
         fn name(&self) -> &str {
-            "fake"
+            match self.kind {
+                Reads::FailEveryThird => "fake",
+                Reads::SlowAfterFirst(_) => "slow",
+            }
         }
         fn channels(&self) -> &[Channel] {
             &self.channels
@@ -528,10 +540,18 @@ mod tests {
         }
         fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
             self.reads += 1;
-            if self.reads % 3 == 0 {
-                Err(SensorError::read("fake", "x", "injected failure"))
-            } else {
-                Ok(vec![Some(self.reads as f64)])
+            match self.kind {
+                Reads::FailEveryThird if self.reads % 3 == 0 => {
+                    Err(SensorError::read("fake", "x", "injected failure"))
+                }
+                Reads::FailEveryThird => Ok(vec![Some(self.reads as f64)]),
+                Reads::SlowAfterFirst(slow) => {
+                    if self.reads > 1 {
+                        // The slow read is what is under test, not a wait for it.
+                        std::thread::sleep(slow);
+                    }
+                    Ok(vec![Some(1.0)])
+                }
             }
         }
     }
@@ -540,6 +560,7 @@ mod tests {
         Box::new(FakeSource {
             channels: vec![Channel::power(name, Scope::Rail, Role::Total, "fake")],
             reads: 0,
+            kind: Reads::FailEveryThird,
         })
     }
 
@@ -609,36 +630,6 @@ mod tests {
         assert_eq!(stats[0].nominal_interval_ms, 3_600_000.0);
     }
 
-    /// A polled source whose reads after the first take `slow` each.
-    struct SlowSource {
-        channels: Vec<Channel>,
-        reads: u32,
-        slow: Duration,
-    }
-
-    impl PowerSource for SlowSource {
-        fn name(&self) -> &str {
-            "slow"
-        }
-        fn channels(&self) -> &[Channel] {
-            &self.channels
-        }
-        fn resolution(&self) -> crate::sensors::Resolution {
-            crate::sensors::Resolution {
-                min_interval: Duration::from_micros(1),
-                why: "a fake",
-            }
-        }
-        fn read(&mut self) -> Result<Vec<Option<f64>>, SensorError> {
-            self.reads += 1;
-            if self.reads > 1 {
-                // The slow read is what is under test, not a wait for it.
-                std::thread::sleep(self.slow);
-            }
-            Ok(vec![Some(1.0)])
-        }
-    }
-
     /// A sink that records on the source's own thread (as a headless
     /// session's recorder does): nothing held, every event handed on at once.
     #[derive(Clone)]
@@ -656,10 +647,10 @@ mod tests {
     #[test]
     fn a_sink_that_holds_nothing_gets_each_reading_and_skipped_ticks_are_counted_and_marked() {
         let (tx, rx) = mpsc::channel();
-        let src = Box::new(SlowSource {
+        let src = Box::new(FakeSource {
             channels: vec![Channel::power("s", Scope::Rail, Role::Total, "fake")],
             reads: 0,
-            slow: Duration::from_millis(20),
+            kind: Reads::SlowAfterFirst(Duration::from_millis(20)),
         });
         let prepared = Sampler::prepare(vec![src], Duration::from_millis(1)).unwrap();
         assert_eq!(prepared.channels().len(), 1);
