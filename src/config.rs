@@ -7,9 +7,9 @@
 //! effect, and a value is checked by the same parser as the flag's. Unknown
 //! keys and bad values are errors naming the file and line. Relative paths in
 //! the file are taken from the file's own folder, and `~/` from `$HOME`.
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use toml::{Spanned, Value};
 
 /// How a key's value is read.
@@ -67,55 +67,6 @@ pub const KEYS: &[Key] = &[
     Key { name: "price", arg: "price", commands: &[], kind: Kind::Plain, example: "price = 0.25                     # per kWh" },
     Key { name: "currency", arg: "currency", commands: &[], kind: Kind::Plain, example: "currency = \"EUR\"" },
 ];
-
-/// What the file holds, with the span of each value (so a bad value names its
-/// line). Unknown keys are refused by serde, with the key's line.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    theme: Option<Spanned<Value>>,
-    align: Option<Spanned<Value>>,
-    speed: Option<Spanned<Value>>,
-    compare: Option<Spanned<Value>>,
-    source: Option<Spanned<Value>>,
-    interval_ms: Option<Spanned<Value>>,
-    cpu_idle_w: Option<Spanned<Value>>,
-    cpu_tdp_w: Option<Spanned<Value>>,
-    idle_calibration: Option<Spanned<Value>>,
-    label: Option<Spanned<Value>>,
-    trainer: Option<Spanned<Value>>,
-    python: Option<Spanned<Value>>,
-    listen: Option<Spanned<Value>>,
-    listen_token_file: Option<Spanned<Value>>,
-    carbon_intensity: Option<Spanned<Value>>,
-    price: Option<Spanned<Value>>,
-    currency: Option<Spanned<Value>>,
-}
-
-impl Raw {
-    fn take(&mut self, key: &str) -> Option<Spanned<Value>> {
-        match key {
-            "theme" => self.theme.take(),
-            "align" => self.align.take(),
-            "speed" => self.speed.take(),
-            "compare" => self.compare.take(),
-            "source" => self.source.take(),
-            "interval_ms" => self.interval_ms.take(),
-            "cpu_idle_w" => self.cpu_idle_w.take(),
-            "cpu_tdp_w" => self.cpu_tdp_w.take(),
-            "idle_calibration" => self.idle_calibration.take(),
-            "label" => self.label.take(),
-            "trainer" => self.trainer.take(),
-            "python" => self.python.take(),
-            "listen" => self.listen.take(),
-            "listen_token_file" => self.listen_token_file.take(),
-            "carbon_intensity" => self.carbon_intensity.take(),
-            "price" => self.price.take(),
-            "currency" => self.currency.take(),
-            _ => None,
-        }
-    }
-}
 
 /// One value set in the file: the flag's text and the line it is on.
 #[derive(Debug, Clone)]
@@ -213,18 +164,26 @@ pub fn explicit_path(args: &[std::ffi::OsString]) -> Option<PathBuf> {
 
 /// Parse `text` read from `path`: every key known, every value a string or a
 /// number, paths resolved (values are checked against their flags by [`apply`]).
+/// A key twice is refused by the TOML parser itself.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let mut raw: Raw = toml::from_str(text).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        line: e.span().map(|s| line_of(s.start)).unwrap_or(1),
-        message: e.message().to_string(),
-    })?;
+    // Keys and values with their spans, so an unknown key or a bad value
+    // names its line.
+    let table: BTreeMap<Spanned<String>, Spanned<Value>> =
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| line_of(s.start)).unwrap_or(1),
+            message: e.message().to_string(),
+        })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut entries = Vec::new();
-    for key in KEYS {
-        let Some(v) = raw.take(key.name) else {
-            continue;
+    for (name, v) in &table {
+        let Some(key) = KEYS.iter().find(|k| k.name == name.get_ref()) else {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                line: line_of(name.span().start),
+                message: format!("unknown key `{}`", name.get_ref()),
+            });
         };
         let line = line_of(v.span().start);
         let bad = |message: String| ConfigError::Value {
