@@ -117,7 +117,8 @@ pub enum ConfigError {
     },
 }
 
-fn key_names() -> String {
+/// Every key, comma-separated.
+pub fn key_names() -> String {
     KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::config::{locate, Config, KEYS};
+use crate::config::{locate, Config};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -48,7 +48,7 @@ fn describe(config: &Config, default_path: Option<std::path::PathBuf>) -> String
         }
     }
     if config.path.is_some() && config.entries.is_empty() {
-        let _ = writeln!(s, "it sets nothing (keys: {})", key_list());
+        let _ = writeln!(s, "it sets nothing (keys: {})", crate::config::key_names());
     }
     for e in &config.entries {
         let scope = if e.key.commands.is_empty() {
@@ -66,10 +66,6 @@ fn describe(config: &Config, default_path: Option<std::path::PathBuf>) -> String
         );
     }
     s
-}
-
-fn key_list() -> String {
-    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
